@@ -1,0 +1,87 @@
+# minnow: see README.md. `make` builds build/minnow; `make test` installs what is missing and
+# runs every test; `make demo` runs the main job on the shared real model.
+
+CC      ?= gcc
+BUILD   ?= build
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp -D_GNU_SOURCE -I. -MMD -MP
+LDLIBS  = -lopenblas -lzstd -lcjson -lpcre2-8 -lm
+LDFLAGS += -fopenmp
+
+LAYERS  = core formats text model quant prune distill eval
+LIB_SRC = $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_SRC = $(wildcard cli/*.c)
+CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+LIB     = $(BUILD)/libminnow.a
+BIN     = $(BUILD)/minnow
+
+UNIT_SRC = $(wildcard tests/unit/*.c)
+UNIT_OBJ = $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_BIN = $(BUILD)/unit-tests
+TOOL_SRC = $(wildcard tests/tools/*.c)
+TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+
+DATA ?= ../shared/data
+
+.PHONY: all deps test unit demo bench sanitize fuzz clean peer
+
+all: $(BIN)
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+
+$(UNIT_BIN): $(UNIT_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(LIB) $(LDLIBS) $(shell pkg-config --libs check)
+
+$(BUILD)/tools/%: tests/tools/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# The outside judge: llama.cpp's prebuilt library from npm, driven by a small C harness.
+peer:
+	@tests/peer/setup.sh $(BUILD)/peer
+
+unit: $(UNIT_BIN)
+	$(UNIT_BIN)
+
+test: deps
+	@$(MAKE) --no-print-directory $(BIN) $(UNIT_BIN) $(TOOL_BIN)
+	@$(MAKE) --no-print-directory peer
+	@tests/run.sh $(BUILD) $(DATA)
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@scripts/demo.sh $(BUILD) $(DATA)
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BIN) $(TOOL_BIN)
+	@$(MAKE) --no-print-directory peer
+	@tests/bench/run.sh $(BUILD) $(DATA)
+
+# The whole suite under AddressSanitizer + UBSan, in its own build tree.
+sanitize: deps
+	@$(MAKE) --no-print-directory BUILD=build/sanitize OPT=-O1 \
+	    CFLAGS_EXTRA= CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fsanitize=address,undefined" build/sanitize/minnow build/sanitize/unit-tests \
+	    $(TOOL_SRC:tests/tools/%.c=build/sanitize/tools/%)
+	@$(MAKE) --no-print-directory peer
+	@MINNOW_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    tests/run.sh build/sanitize $(DATA)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
