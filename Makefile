@@ -3,11 +3,11 @@
 
 CC      ?= gcc
 BUILD   ?= build
-OPT     ?= -O2
-CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp -D_GNU_SOURCE -I. -MMD -MP
+CFLAGS  ?= -O2 -g
+# Flags the code needs whatever the user passes in CFLAGS (sanitize, fuzz builds).
+MN_CFLAGS  = $(CFLAGS) -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp -D_GNU_SOURCE -I. -MMD -MP
+MN_LDFLAGS = $(LDFLAGS) -fopenmp
 LDLIBS  = -lopenblas -lzstd -lcjson -lpcre2-8 -lm
-LDFLAGS += -fopenmp
 
 LAYERS  = core formats text model quant prune distill eval
 LIB_SRC = $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
@@ -17,9 +17,8 @@ CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 LIB     = $(BUILD)/libminnow.a
 BIN     = $(BUILD)/minnow
 
-UNIT_SRC = $(wildcard tests/unit/*.c)
-UNIT_OBJ = $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
-UNIT_BIN = $(BUILD)/unit-tests
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
@@ -34,28 +33,29 @@ deps:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(MN_CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(BIN): $(CLI_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+	$(CC) $(MN_LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
 
-$(UNIT_BIN): $(UNIT_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(LIB) $(LDLIBS) $(shell pkg-config --libs check)
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(MN_CFLAGS) $(MN_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(shell pkg-config --libs check)
 
 $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(MN_CFLAGS) $(MN_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 # The outside judge: llama.cpp's prebuilt library from npm, driven by a small C harness.
 peer:
 	@tests/peer/setup.sh $(BUILD)/peer
 
 unit: $(UNIT_BIN)
-	$(UNIT_BIN)
+	@tests/run.sh $(BUILD) $(DATA) unit/
 
 test: deps
 	@$(MAKE) --no-print-directory $(BIN) $(UNIT_BIN) $(TOOL_BIN)
@@ -73,9 +73,9 @@ bench: deps
 
 # The whole suite under AddressSanitizer + UBSan, in its own build tree.
 sanitize: deps
-	@$(MAKE) --no-print-directory BUILD=build/sanitize OPT=-O1 \
-	    CFLAGS_EXTRA= CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	    LDFLAGS="-fsanitize=address,undefined" build/sanitize/minnow build/sanitize/unit-tests \
+	@$(MAKE) --no-print-directory BUILD=build/sanitize \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fsanitize=address,undefined" build/sanitize/minnow $(UNIT_SRC:tests/unit/%.c=build/sanitize/tests/%) \
 	    $(TOOL_SRC:tests/tools/%.c=build/sanitize/tools/%)
 	@$(MAKE) --no-print-directory peer
 	@MINNOW_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -84,4 +84,4 @@ sanitize: deps
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

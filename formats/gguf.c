@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/names.h"
 
 /* Anything larger than this in a metadata string is a corrupt length, not data. */
 #define MAX_STRING_BYTES (1u << 24)
@@ -155,12 +156,7 @@ static int read_tensor_info(reader *r, mn_tensor *t, uint64_t *offset, uint64_t 
     return 0;
 }
 
-static int compare_names(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Names of n records (a char* field when `indirect`, else an inline char array at `field`);
- * returns one that occurs twice, or NULL. Sorting keeps hostile files from costing n^2. */
+/* Names of n records, either a char* field (`indirect`) or an inline array at `field`. */
 static const char *first_duplicate(uint64_t n, const void *records, size_t stride, size_t field, int indirect) {
     if (n < 2) return NULL;
     const char **names = malloc(n * sizeof *names);
@@ -169,10 +165,7 @@ static const char *first_duplicate(uint64_t n, const void *records, size_t strid
         const char *rec = (const char *)records + i * stride + field;
         names[i] = indirect ? *(const char *const *)rec : rec;
     }
-    qsort(names, n, sizeof *names, compare_names);
-    const char *dup = NULL;
-    for (uint64_t i = 1; i < n && !dup; i++)
-        if (!strcmp(names[i - 1], names[i])) dup = names[i];
+    const char *dup = mn_first_duplicate_name(names, n);
     free(names);
     return dup;
 }
