@@ -289,6 +289,8 @@ int mn_gguf_finish(mn_gguf_writer *w) {
     if (w->next_tensor != w->n_tensors)
         return mn_fail("%s: only %zu of %zu tensors were written", mn_out_path(w->out), w->next_tensor,
                        w->n_tensors);
+    /* ggml's reader of whole files (imatrix, gguf tools) expects the last tensor padded too */
+    if (mn_out_pad_to(w->out, ALIGNMENT)) return -1;
     mn_out_file *out = w->out;
     w->out = NULL;
     return mn_out_commit(out);
