@@ -36,7 +36,8 @@ int mn_perplexity(const mn_model *m, const mn_tokens *text, const char *text_nam
     const int first = ctx / 2, scored = ctx - 1 - first;
 
     mn_forward *f = mn_forward_new(m, ctx);
-    float *logits = malloc((size_t)scored * n_vocab * sizeof(float));
+    /* the forward pass yields rows first..ctx-1; the last one predicts past the chunk and is unused */
+    float *logits = malloc((size_t)(ctx - first) * n_vocab * sizeof(float));
     int32_t *chunk = malloc((size_t)ctx * sizeof(int32_t));
     double *nll = malloc((size_t)scored * sizeof(double));
     if (!f || !logits || !chunk || !nll) {

@@ -104,12 +104,6 @@ int mn_forward_embed(mn_forward *f, const int32_t *tokens, int n, float *x) {
     return 0;
 }
 
-static int all_finite(const float *x, size_t n) {
-    int ok = 1;
-    for (size_t i = 0; i < n; i++) ok &= isfinite(x[i]);
-    return ok;
-}
-
 /* Names the first weight of the block holding NaN/Inf, to turn "the output is NaN" into
  * something a user can act on. */
 static int report_nonfinite(const mn_model *m, const mn_layer *w, int layer) {
@@ -126,7 +120,7 @@ static int report_nonfinite(const mn_model *m, const mn_layer *w, int layer) {
         }
         for (int64_t i = 0; i < mn_tensor_nrows(t); i++) {
             mn_tensor_rows_to_f32(t, i, 1, row);
-            if (!all_finite(row, (size_t)t->ne[0])) {
+            if (!mn_all_finite(row, t->ne[0])) {
                 free(row);
                 return mn_fail("%s: tensor %s contains NaN or Inf (row %lld)", m->path, t->name, (long long)i);
             }
@@ -178,7 +172,7 @@ int mn_forward_block(mn_forward *f, const mn_layer *w, int layer, float *x, int 
     tap(f, layer, MN_TAP_FFN_HIDDEN, gate, n, ffn, 2 * ffn);
     if (mn_matmul(f->mm, gate, n, 2 * ffn, &w->w[MN_W_DOWN], 0, dim, x, dim, 1.0f)) return -1;
 
-    if (!all_finite(x, (size_t)n * dim)) return report_nonfinite(m, w, layer);
+    if (!mn_all_finite(x, (int64_t)n * dim)) return report_nonfinite(m, w, layer);
     return 0;
 }
 
@@ -191,7 +185,7 @@ int mn_forward_head(mn_forward *f, const float *x, int n, int first, float *logi
                     m->hp.norm_eps);
     tap(f, -1, MN_TAP_HEAD_INPUT, f->xn, rows, dim, dim);
     if (mn_matmul(f->mm, f->xn, rows, dim, &m->output, 0, m->hp.n_vocab, logits, m->hp.n_vocab, 0)) return -1;
-    if (!all_finite(logits, (size_t)rows * m->hp.n_vocab))
+    if (!mn_all_finite(logits, (int64_t)rows * m->hp.n_vocab))
         return mn_fail("%s: the output layer produced non-finite logits", m->path);
     return 0;
 }

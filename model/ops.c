@@ -65,6 +65,53 @@ __attribute__((target("avx2,fma"))) static double sum_exp_avx2(const float *x, i
     return total;
 }
 
+__attribute__((target("avx2,fma"))) static float max_avx2(const float *x, int64_t n) {
+    __m256 m = _mm256_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+    float lanes[8], best = -INFINITY;
+    _mm256_storeu_ps(lanes, m);
+    for (int l = 0; l < 8; l++) best = lanes[l] > best ? lanes[l] : best;
+    for (; i < n; i++) best = x[i] > best ? x[i] : best;
+    return best;
+}
+
+/* x = softmax(x) in place: one pass for the max, one for exp and sum, one to scale. */
+__attribute__((target("avx2,fma"))) static void softmax_avx2(float *x, int64_t n) {
+    const float max = max_avx2(x, n);
+    const __m256 vmax = _mm256_set1_ps(max);
+    double sum = 0;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmax));
+        _mm256_storeu_ps(x + i, e);
+        float lanes[8];
+        _mm256_storeu_ps(lanes, e);
+        sum += (double)(lanes[0] + lanes[1] + lanes[2] + lanes[3]) + (double)(lanes[4] + lanes[5] + lanes[6] + lanes[7]);
+    }
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    const __m256 inv = _mm256_set1_ps((float)(1.0 / sum));
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (; i < n; i++) x[i] *= (float)(1.0 / sum);
+}
+
+/* Finite means the exponent bits are not all ones. */
+__attribute__((target("avx2"))) static int all_finite_avx2(const float *x, int64_t n) {
+    const __m256i exp_mask = _mm256_set1_epi32(0x7f800000);
+    __m256i bad = _mm256_setzero_si256();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i e = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + i)), exp_mask);
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(e, exp_mask));
+    }
+    int ok = _mm256_testz_si256(bad, bad);
+    for (; i < n; i++) ok &= isfinite(x[i]) != 0;
+    return ok;
+}
+
 __attribute__((target("avx2,fma"))) static void swiglu_avx2(float *g, const float *u, int n) {
     int i = 0;
     const __m256 one = _mm256_set1_ps(1.0f);
@@ -94,6 +141,9 @@ void mn_exp_row(const float *src, float *dst, int64_t n) {
 }
 
 float mn_max_row(const float *x, int64_t n) {
+#ifdef HAVE_AVX2_DISPATCH
+    if (cpu_has_avx2()) return max_avx2(x, n);
+#endif
     float m = -INFINITY;
     for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
     return m;
@@ -111,6 +161,32 @@ double mn_log_sum_exp(const float *x, int64_t n) {
         for (int64_t i = 0; i < n; i++) sum += expf(x[i] - max);
     }
     return log(sum) + max;
+}
+
+void mn_softmax_row(float *x, int64_t n) {
+#ifdef HAVE_AVX2_DISPATCH
+    if (cpu_has_avx2()) {
+        softmax_avx2(x, n);
+        return;
+    }
+#endif
+    const float max = mn_max_row(x, n);
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+int mn_all_finite(const float *x, int64_t n) {
+#ifdef HAVE_AVX2_DISPATCH
+    if (cpu_has_avx2()) return all_finite_avx2(x, n);
+#endif
+    int ok = 1;
+    for (int64_t i = 0; i < n; i++) ok &= isfinite(x[i]) != 0;
+    return ok;
 }
 
 /* ---- norms and activations ------------------------------------------------------------ */
@@ -264,14 +340,8 @@ int mn_attention_causal(const float *q, int ldq, const float *k, const float *v,
                 for (int r = 0; r < rows; r++) {
                     float *row = scores + (size_t)r * keys;
                     int valid = i0 + r + 1;
-                    float max = mn_max_row(row, valid);
-                    for (int j = 0; j < valid; j++) row[j] -= max;
-                    mn_exp_row(row, row, valid);
-                    double sum = 0;
-                    for (int j = 0; j < valid; j++) sum += row[j];
-                    const float inv = (float)(1.0 / sum);
-                    for (int j = 0; j < valid; j++) row[j] *= inv;
-                    for (int j = valid; j < keys; j++) row[j] = 0;
+                    mn_softmax_row(row, valid);
+                    memset(row + valid, 0, (size_t)(keys - valid) * sizeof(float));
                     if (probs) {
                         float *dst = probs + ((size_t)h * n + (size_t)(i0 + r)) * n;
                         memcpy(dst, row, (size_t)keys * sizeof(float));

@@ -13,6 +13,10 @@ void mn_exp_row(const float *src, float *dst, int64_t n);
 /* Returns log(sum(exp(x - max))) + max, with the sum in double (as llama.cpp's perplexity). */
 double mn_log_sum_exp(const float *x, int64_t n);
 float mn_max_row(const float *x, int64_t n);
+/* x = softmax(x) in place (sum in double). */
+void mn_softmax_row(float *x, int64_t n);
+/* True when no element is NaN or ±Inf. */
+int mn_all_finite(const float *x, int64_t n);
 
 /* y[r] = x[r] / rms(x[r]) * w, rows of `dim`; the mean square is accumulated in double. */
 void mn_rmsnorm_rows(const float *x, int ldx, float *y, int ldy, const float *w, int n_rows, int dim, float eps);
