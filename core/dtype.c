@@ -59,6 +59,7 @@ bool mn_dtype_is_quantized(mn_dtype t) { return mn_dtype_block_size(t) > 1; }
 size_t mn_dtype_row_bytes(mn_dtype t, int64_t n) {
     const dtype_info *d = lookup(t);
     if (!d || n < 0 || n % d->block_size) return 0;
+    if ((uint64_t)(n / d->block_size) > SIZE_MAX / (size_t)d->block_bytes) return 0; /* would wrap */
     return (size_t)(n / d->block_size) * (size_t)d->block_bytes;
 }
 
@@ -78,7 +79,8 @@ float mn_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f;
     uint32_t mant = h & 0x3ff;
-    if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (mant << 13));
+    /* NaNs come out quiet with their payload, exactly as F16C's vcvtph2ps does */
+    if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (mant << 13) | (mant ? 0x400000u : 0));
     if (exp == 0) {
         if (mant == 0) return bits_f32(sign);
         /* subnormal: value = mant * 2^-24 */
@@ -92,8 +94,8 @@ uint16_t mn_f32_to_f16(float f) {
     uint32_t x = f32_bits(f);
     uint32_t sign = (x >> 16) & 0x8000;
     uint32_t absx = x & 0x7fffffffu;
-    if (absx >= 0x7f800000u) /* inf or nan; keep nan quiet */
-        return (uint16_t)(sign | 0x7c00 | (absx > 0x7f800000u ? 0x200 : 0));
+    if (absx >= 0x7f800000u) /* inf, or a NaN made quiet keeping its top payload bits (as vcvtps2ph) */
+        return (uint16_t)(sign | 0x7c00 | (absx > 0x7f800000u ? 0x200 | ((absx & 0x7fffff) >> 13) : 0));
     if (absx >= 0x477ff000u) return (uint16_t)(sign | 0x7c00); /* rounds to inf */
     if (absx < 0x38800000u) {
         /* result is subnormal or zero: round absx * 2^24 to an integer, ties to even */

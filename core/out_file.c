@@ -155,6 +155,7 @@ int mn_out_write(mn_out_file *f, const void *data, size_t n) {
 
 int mn_out_pad_to(mn_out_file *f, uint64_t alignment) {
     static const char zeros[256];
+    if (alignment <= 1) return 0;
     uint64_t pad = (alignment - f->offset % alignment) % alignment;
     while (pad > 0) {
         size_t take = pad < sizeof zeros ? (size_t)pad : sizeof zeros;

@@ -148,9 +148,9 @@ static int read_tensor_info(reader *r, mn_tensor *t, uint64_t *offset, uint64_t 
     if (t->ne[0] % mn_dtype_block_size(t->type))
         return mn_fail("%s: tensor %s: row length %" PRId64 " is not a multiple of the %s block size %d", r->path,
                        t->name, t->ne[0], mn_dtype_name(t->type), mn_dtype_block_size(t->type));
-    uint64_t row_bytes = mn_dtype_row_bytes(t->type, t->ne[0]);
+    uint64_t row_bytes = mn_dtype_row_bytes(t->type, t->ne[0]); /* 0 when it does not fit a size_t */
     uint64_t rows = elements / (uint64_t)t->ne[0];
-    if (rows > UINT64_MAX / row_bytes)
+    if (row_bytes == 0 || rows > SIZE_MAX / row_bytes)
         return mn_fail("%s: corrupt GGUF: tensor %s is impossibly large", r->path, t->name);
     t->nbytes = (size_t)(rows * row_bytes);
     return 0;

@@ -38,6 +38,7 @@ struct mn_gguf_writer {
     size_t next_tensor;
     size_t written_of_current;
     uint64_t data_start;
+    uint64_t alignment; /* general.alignment when set, else ALIGNMENT; fixed by begin() */
 };
 
 #define ALIGNMENT 32
@@ -195,6 +196,13 @@ void mn_gguf_remove_key(mn_gguf_writer *w, const char *key) {
 }
 
 int mn_gguf_add_tensor(mn_gguf_writer *w, const char *name, mn_dtype type, int n_dims, const int64_t *ne) {
+    /* Refuse what would make a file readers reject (or a directory written past ne[3]). */
+    if (n_dims < 1 || n_dims > MN_MAX_DIMS) return mn_fail("GGUF tensor %s: %d dimensions", name, n_dims);
+    if (!name[0] || strlen(name) >= MN_MAX_NAME) return mn_fail("GGUF tensor name \"%.60s\" is empty or too long", name);
+    for (int i = 0; i < n_dims; i++)
+        if (ne[i] < 1) return mn_fail("GGUF tensor %s: dimension %d is %" PRId64, name, i, ne[i]);
+    for (size_t i = 0; i < w->n_tensors; i++)
+        if (!strcmp(w->tensors[i].name, name)) return mn_fail("GGUF tensor %s declared twice", name);
     if (w->n_tensors == w->cap_tensors) {
         size_t cap = w->cap_tensors ? w->cap_tensors * 2 : 64;
         writer_tensor *grown = realloc(w->tensors, cap * sizeof *grown);
@@ -241,8 +249,32 @@ static int put_kv(mn_gguf_writer *w, const writer_kv *kv) {
     return 0;
 }
 
+/* The data alignment readers will use: general.alignment if the metadata sets it (a copied
+ * key, say), else the default. Anything a reader would reject is refused here. */
+static int choose_alignment(mn_gguf_writer *w, const char *path) {
+    w->alignment = ALIGNMENT;
+    for (size_t i = 0; i < w->n_kv; i++) {
+        const writer_kv *kv = &w->kv[i];
+        if (strcmp(kv->key, "general.alignment") != 0) continue;
+        /* llama.cpp reads it with gguf_get_val_u32, which aborts on any other type */
+        if (kv->type != MN_GGUF_U32) return mn_fail("%s: general.alignment must be a u32", path);
+        uint32_t a;
+        memcpy(&a, kv->payload, 4);
+        if (a == 0 || (a & (a - 1)) || a > (1u << 20))
+            return mn_fail("%s: general.alignment %" PRIu32 " is not a power of two", path, a);
+        w->alignment = a;
+    }
+    /* offsets were laid out for the default when the tensors were added */
+    for (size_t i = 1; i < w->n_tensors; i++) {
+        const writer_tensor *prev = &w->tensors[i - 1];
+        w->tensors[i].offset = (prev->offset + prev->nbytes + w->alignment - 1) / w->alignment * w->alignment;
+    }
+    return 0;
+}
+
 int mn_gguf_begin(mn_gguf_writer *w, const char *path) {
     if (w->out_of_memory) return mn_fail("%s: out of memory preparing GGUF metadata", path);
+    if (choose_alignment(w, path)) return -1;
     for (size_t i = 0; i < w->n_tensors; i++)
         if (w->tensors[i].nbytes == 0)
             return mn_fail("%s: tensor %s: row length %" PRId64 " does not fit type %s", path, w->tensors[i].name,
@@ -259,7 +291,7 @@ int mn_gguf_begin(mn_gguf_writer *w, const char *path) {
             if (put_u64(w, (uint64_t)t->ne[d])) return -1;
         if (put_u32(w, (uint32_t)t->type) || put_u64(w, t->offset)) return -1;
     }
-    if (mn_out_pad_to(w->out, ALIGNMENT)) return -1;
+    if (mn_out_pad_to(w->out, w->alignment)) return -1;
     w->data_start = mn_out_offset(w->out);
     w->next_tensor = 0;
     w->written_of_current = 0;
@@ -271,7 +303,7 @@ int mn_gguf_write_tensor_data(mn_gguf_writer *w, const void *data, size_t nbytes
         return mn_fail("%s: more tensor data than declared tensors", mn_out_path(w->out));
     const writer_tensor *t = &w->tensors[w->next_tensor];
     if (w->written_of_current == 0 && mn_out_offset(w->out) != w->data_start + t->offset) {
-        if (mn_out_pad_to(w->out, ALIGNMENT)) return -1;
+        if (mn_out_pad_to(w->out, w->alignment)) return -1;
     }
     if (nbytes > t->nbytes - w->written_of_current)
         return mn_fail("%s: tensor %s: %zu bytes written, %zu declared", mn_out_path(w->out), t->name,
@@ -290,7 +322,7 @@ int mn_gguf_finish(mn_gguf_writer *w) {
         return mn_fail("%s: only %zu of %zu tensors were written", mn_out_path(w->out), w->next_tensor,
                        w->n_tensors);
     /* ggml's reader of whole files (imatrix, gguf tools) expects the last tensor padded too */
-    if (mn_out_pad_to(w->out, ALIGNMENT)) return -1;
+    if (mn_out_pad_to(w->out, w->alignment)) return -1;
     mn_out_file *out = w->out;
     w->out = NULL;
     return mn_out_commit(out);

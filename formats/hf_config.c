@@ -1,6 +1,7 @@
 #include "formats/hf_config.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,9 @@ static int get_int(const char *path, const cJSON *root, const char *key, int *ou
         *out = fallback;
         return 0;
     }
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble || v->valuedouble < -1)
+    /* range first: converting an out-of-range double to int is undefined */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= INT_MAX) ||
+        v->valuedouble != (double)(int)v->valuedouble)
         return mn_fail("%s: %s is not a non-negative integer", path, key);
     *out = (int)v->valuedouble;
     return 0;
@@ -45,7 +48,9 @@ static int get_token_id(const char *path, const cJSON *root, const char *key, in
     if (cJSON_IsArray(v)) v = cJSON_GetArrayItem(v, 0);
     *out = -1;
     if (!v || cJSON_IsNull(v)) return 0;
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0) return mn_fail("%s: %s is not a token id", path, key);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= INT_MAX) ||
+        v->valuedouble != (double)(int)v->valuedouble)
+        return mn_fail("%s: %s is not a token id", path, key);
     *out = (int)v->valuedouble;
     return 0;
 }

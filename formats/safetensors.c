@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,9 @@ typedef struct {
 
 static int compare_ranges(const void *a, const void *b) {
     const byte_range *x = a, *y = b;
-    return x->begin < y->begin ? -1 : x->begin > y->begin;
+    /* ties: an empty range first, so it is not mistaken for overlapping its neighbour */
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
 }
 
 static int append_tensor(mn_safetensors *st, const mn_tensor *t, int file_index) {
@@ -79,7 +82,7 @@ static int parse_tensor_entry(const char *path, const cJSON *entry, uint64_t dat
     }
     const cJSON *b = cJSON_GetArrayItem(offsets, 0), *e = cJSON_GetArrayItem(offsets, 1);
     if (!cJSON_IsNumber(b) || !cJSON_IsNumber(e) || b->valuedouble < 0 || e->valuedouble < b->valuedouble ||
-        e->valuedouble > 1.8e19)
+        e->valuedouble > 1.8e19 || b->valuedouble != floor(b->valuedouble) || e->valuedouble != floor(e->valuedouble))
         return mn_fail("%s: tensor %s has invalid data_offsets", path, name);
     range->begin = (uint64_t)b->valuedouble;
     range->end = (uint64_t)e->valuedouble;

@@ -47,6 +47,13 @@ static const char *dtype_name(mn_dtype t) {
 
 int mn_st_add_tensor(mn_st_writer *w, const char *name, mn_dtype type, int n_dims, const int64_t *ne) {
     if (!dtype_name(type)) return mn_fail("safetensors cannot hold %s tensors (%s)", mn_dtype_name(type), name);
+    /* Refuse what readers reject (duplicate keys) or what the shape arrays cannot hold. */
+    if (n_dims < 0 || n_dims > 4) return mn_fail("safetensors tensor %s: %d dimensions", name, n_dims);
+    for (int i = 0; i < n_dims; i++)
+        if (ne[i] < 0) return mn_fail("safetensors tensor %s: negative dimension", name);
+    if (!strcmp(name, "__metadata__")) return mn_fail("safetensors tensor cannot be named __metadata__");
+    for (int i = 0; i < w->n; i++)
+        if (!strcmp(w->tensors[i].name, name)) return mn_fail("safetensors tensor %s declared twice", name);
     if (w->n == w->cap) {
         int cap = w->cap ? 2 * w->cap : 64;
         st_tensor *grown = realloc(w->tensors, (size_t)cap * sizeof *grown);
@@ -71,7 +78,9 @@ int mn_st_add_tensor(mn_st_writer *w, const char *name, mn_dtype type, int n_dim
 
 int mn_st_set_metadata(mn_st_writer *w, const char *key, const char *value) {
     if (!w->metadata) w->metadata = cJSON_CreateObject();
-    if (!w->metadata || !cJSON_AddStringToObject(w->metadata, key, value)) return mn_fail("out of memory");
+    if (!w->metadata) return mn_fail("out of memory");
+    cJSON_DeleteItemFromObjectCaseSensitive(w->metadata, key); /* setting a key again replaces it */
+    if (!cJSON_AddStringToObject(w->metadata, key, value)) return mn_fail("out of memory");
     return 0;
 }
 
@@ -112,7 +121,14 @@ int mn_st_begin(mn_st_writer *w, const char *path) {
     return rc;
 }
 
+/* Tensors with no elements have no bytes to wait for. */
+static void skip_empty(mn_st_writer *w) {
+    while (w->written == 0 && w->next < w->n && w->tensors[w->next].nbytes == 0) w->next++;
+}
+
 int mn_st_write_data(mn_st_writer *w, const void *data, size_t nbytes) {
+    skip_empty(w);
+    if (nbytes == 0) return 0;
     if (w->next >= w->n) return mn_fail("%s: more data than declared tensors", mn_out_path(w->out));
     const st_tensor *t = &w->tensors[w->next];
     if (nbytes > t->nbytes - w->written)
@@ -127,6 +143,7 @@ int mn_st_write_data(mn_st_writer *w, const void *data, size_t nbytes) {
 }
 
 int mn_st_finish(mn_st_writer *w) {
+    skip_empty(w);
     if (w->next != w->n)
         return mn_fail("%s: only %d of %d tensors were written", mn_out_path(w->out), w->next, w->n);
     mn_out_file *out = w->out;
