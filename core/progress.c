@@ -51,9 +51,9 @@ static void draw(mn_progress *p, const char *detail, int final) {
                 p->unit, final ? "took" : "ETA", eta_s, detail ? "  " : "", detail ? detail : "");
         if (final) fputc('\n', stderr);
     } else {
-        fprintf(stderr, "%s: %llu/%llu %s (%.0f%%), %.1f %s/s, elapsed %s, %s %s%s%s\n", p->label,
+        fprintf(stderr, "%s: %llu/%llu %s (%.0f%%), %.1f %s/s, elapsed %s, %s%s%s%s\n", p->label,
                 (unsigned long long)p->done, (unsigned long long)p->total, p->unit, frac * 100, rate,
-                p->unit, el_s, final ? "done" : "ETA", final ? "" : eta_s, detail ? ", " : "",
+                p->unit, el_s, final ? "done" : "ETA ", final ? "" : eta_s, detail ? ", " : "",
                 detail ? detail : "");
     }
     fflush(stderr);

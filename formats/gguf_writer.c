@@ -299,6 +299,7 @@ int mn_gguf_begin(mn_gguf_writer *w, const char *path) {
 }
 
 int mn_gguf_write_tensor_data(mn_gguf_writer *w, const void *data, size_t nbytes) {
+    if (!w->out) return mn_fail("GGUF writer: tensor data written before a successful begin");
     if (w->next_tensor >= w->n_tensors)
         return mn_fail("%s: more tensor data than declared tensors", mn_out_path(w->out));
     const writer_tensor *t = &w->tensors[w->next_tensor];
@@ -318,6 +319,7 @@ int mn_gguf_write_tensor_data(mn_gguf_writer *w, const void *data, size_t nbytes
 }
 
 int mn_gguf_finish(mn_gguf_writer *w) {
+    if (!w->out) return mn_fail("GGUF writer: finish without a successful begin");
     if (w->next_tensor != w->n_tensors)
         return mn_fail("%s: only %zu of %zu tensors were written", mn_out_path(w->out), w->next_tensor,
                        w->n_tensors);

@@ -127,6 +127,7 @@ static void skip_empty(mn_st_writer *w) {
 }
 
 int mn_st_write_data(mn_st_writer *w, const void *data, size_t nbytes) {
+    if (!w->out) return mn_fail("safetensors writer: tensor data written before a successful begin");
     skip_empty(w);
     if (nbytes == 0) return 0;
     if (w->next >= w->n) return mn_fail("%s: more data than declared tensors", mn_out_path(w->out));
@@ -143,6 +144,7 @@ int mn_st_write_data(mn_st_writer *w, const void *data, size_t nbytes) {
 }
 
 int mn_st_finish(mn_st_writer *w) {
+    if (!w->out) return mn_fail("safetensors writer: finish without a successful begin");
     skip_empty(w);
     if (w->next != w->n)
         return mn_fail("%s: only %d of %d tensors were written", mn_out_path(w->out), w->next, w->n);
