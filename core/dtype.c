@@ -122,6 +122,13 @@ uint16_t mn_f32_to_bf16(float f) {
     return (uint16_t)(x >> 16);
 }
 
+/* Safetensors does not align tensors, so 16-bit data may sit at odd addresses. */
+static uint16_t load_u16(const uint16_t *p) {
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_X86_DISPATCH 1
 
@@ -130,7 +137,7 @@ __attribute__((target("avx2,f16c"))) static void f16_to_f32_f16c(const uint16_t 
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
-    for (; i < n; i++) dst[i] = mn_f16_to_f32(src[i]);
+    for (; i < n; i++) dst[i] = mn_f16_to_f32(load_u16(src + i));
 }
 
 __attribute__((target("avx2,f16c"))) static void f32_to_f16_f16c(const float *src, uint16_t *dst,
@@ -149,7 +156,7 @@ __attribute__((target("avx2"))) static void bf16_to_f32_avx2(const uint16_t *src
         __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + i)));
         _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
     }
-    for (; i < n; i++) dst[i] = mn_bf16_to_f32(src[i]);
+    for (; i < n; i++) dst[i] = mn_bf16_to_f32(load_u16(src + i));
 }
 
 static int cpu_has_f16c(void) {
@@ -166,7 +173,7 @@ void mn_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n) {
         return;
     }
 #endif
-    for (int64_t i = 0; i < n; i++) dst[i] = mn_f16_to_f32(src[i]);
+    for (int64_t i = 0; i < n; i++) dst[i] = mn_f16_to_f32(load_u16(src + i));
 }
 
 void mn_f32_to_f16_row(const float *src, uint16_t *dst, int64_t n) {
@@ -186,7 +193,7 @@ void mn_bf16_to_f32_row(const uint16_t *src, float *dst, int64_t n) {
         return;
     }
 #endif
-    for (int64_t i = 0; i < n; i++) dst[i] = mn_bf16_to_f32(src[i]);
+    for (int64_t i = 0; i < n; i++) dst[i] = mn_bf16_to_f32(load_u16(src + i));
 }
 
 void mn_f32_to_bf16_row(const float *src, uint16_t *dst, int64_t n) {

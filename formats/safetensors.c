@@ -94,10 +94,6 @@ static int parse_tensor_entry(const char *path, const cJSON *entry, uint64_t dat
         return mn_fail("%s: tensor %s: data_offsets [%" PRIu64 ", %" PRIu64 ") lie outside the file's data (%" PRIu64
                        " bytes)",
                        path, name, range->begin, range->end, data_size);
-    /* The map is page-aligned, so this checks the offset; writers pad headers to 8 bytes. */
-    if ((uintptr_t)(data + range->begin) % (uintptr_t)mn_dtype_block_bytes(t->type))
-        return mn_fail("%s: tensor %s: data is not aligned to its %d-byte elements", path, name,
-                       mn_dtype_block_bytes(t->type));
     t->data = data + range->begin;
     t->nbytes = (size_t)expect;
     return 0;

@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,8 +65,9 @@ int mn_matmul(mn_matmul_scratch *s, const float *x, int m, int ldx, const mn_ten
         for (int64_t r = begin; r < end && !failed; r += tile_rows) {
             int64_t rows = end - r < tile_rows ? end - r : tile_rows;
             const float *tile;
-            if (w->type == MN_F32) {
-                tile = (const float *)mn_tensor_row(w, row0 + r);
+            const void *stored = mn_tensor_row(w, row0 + r);
+            if (w->type == MN_F32 && (uintptr_t)stored % sizeof(float) == 0) {
+                tile = stored;
             } else {
                 size_t need = (size_t)tile_rows * (size_t)k;
                 if (s->capacity[tid] < need) {
