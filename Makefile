@@ -37,7 +37,8 @@ $(BUILD)/obj/%.o: %.c
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "AR $@"
+	@ar rcs $@ $^
 
 $(BIN): $(CLI_OBJ) $(LIB)
 	$(CC) $(MN_LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)

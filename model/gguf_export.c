@@ -173,7 +173,7 @@ static int write_vocab(const mn_model *m, mn_gguf_writer *w) {
     padded.tokens = calloc((size_t)n, sizeof *padded.tokens);
     padded.scores = calloc((size_t)n, sizeof *padded.scores);
     padded.token_types = calloc((size_t)n, sizeof *padded.token_types);
-    char *names = calloc((size_t)(n - v->n_tokens), 16);
+    char *names = calloc((size_t)(n - v->n_tokens), 24);
     if (!padded.tokens || !padded.scores || !padded.token_types || !names) {
         rc = mn_fail("out of memory padding the vocabulary");
     } else {
@@ -183,8 +183,8 @@ static int write_vocab(const mn_model *m, mn_gguf_writer *w) {
                 padded.scores[i] = v->scores ? v->scores[i] : 0;
                 padded.token_types[i] = v->token_types ? v->token_types[i] : MN_TOKEN_NORMAL;
             } else {
-                char *name = names + (size_t)(i - v->n_tokens) * 16;
-                snprintf(name, 16, "[PAD%d]", i);
+                char *name = names + (size_t)(i - v->n_tokens) * 24;
+                snprintf(name, 24, "[PAD%d]", i);
                 padded.tokens[i] = name;
                 padded.scores[i] = -1000.0f;
                 padded.token_types[i] = MN_TOKEN_UNUSED;
