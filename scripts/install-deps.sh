@@ -2,7 +2,7 @@
 # Installs the Debian packages minnow builds and tests with, when any is missing.
 # Usage: scripts/install-deps.sh [extra-package ...]
 set -e
-packages="gcc make pkg-config libopenblas-dev libzstd-dev libcjson-dev libpcre2-dev check zstd $*"
+packages="gcc make pkg-config libopenblas-dev libzstd-dev libcjson-dev libpcre2-dev check zstd jq $*"
 missing=""
 for p in $packages; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
