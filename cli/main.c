@@ -39,7 +39,6 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 2, argv + 2);
-    fprintf(stderr, "minnow: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "minnow: unknown command '%s'\nrun 'minnow --help' for the list of commands\n", argv[1]);
     return MN_EXIT_USAGE;
 }
