@@ -4,23 +4,15 @@
 
 #include "formats/block_codec_internal.h"
 
+/* __builtin_cpu_supports reads flags libgcc fills in before main: cheap enough per call. */
 static mn_simd_level cpu_level(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c"))
-            cached = MN_SIMD_AVX512;
-        else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c"))
-            cached = MN_SIMD_AVX2;
-        else
-            cached = MN_SIMD_SCALAR;
-    }
-    return (mn_simd_level)cached;
-#else
-    return MN_SIMD_SCALAR;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c"))
+        return MN_SIMD_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) return MN_SIMD_AVX2;
 #endif
+    return MN_SIMD_SCALAR;
 }
 
 /* Written once by tests or benchmarks before any worker threads run; plain int is enough. */

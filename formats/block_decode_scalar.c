@@ -1,11 +1,10 @@
 /* Portable decoders: the definition of every block format's f32 values. Each expression
  * multiplies and subtracts in the same order as ggml's dequantize_row_* so the rounding is
  * the same; the SIMD decoders are checked against these bit for bit. */
-#include <string.h>
 
 #include "formats/block_codec_internal.h"
 
-static void decode_q4_0(const void *src, float *y, int64_t nb) {
+static void decode_q4_0(const void *restrict src, float *restrict y, int64_t nb) {
     const mn_block_q4_0 *b = src;
     for (int64_t i = 0; i < nb; i++, b++, y += MN_QK) {
         const float d = mn_f16_to_f32(b->d);
@@ -16,7 +15,7 @@ static void decode_q4_0(const void *src, float *y, int64_t nb) {
     }
 }
 
-static void decode_q4_1(const void *src, float *y, int64_t nb) {
+static void decode_q4_1(const void *restrict src, float *restrict y, int64_t nb) {
     const mn_block_q4_1 *b = src;
     for (int64_t i = 0; i < nb; i++, b++, y += MN_QK) {
         const float d = mn_f16_to_f32(b->d), m = mn_f16_to_f32(b->m);
@@ -32,7 +31,7 @@ static uint32_t load_qh(const uint8_t qh[4]) {
     return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
 }
 
-static void decode_q5_0(const void *src, float *y, int64_t nb) {
+static void decode_q5_0(const void *restrict src, float *restrict y, int64_t nb) {
     const mn_block_q5_0 *b = src;
     for (int64_t i = 0; i < nb; i++, b++, y += MN_QK) {
         const float d = mn_f16_to_f32(b->d);
@@ -46,7 +45,7 @@ static void decode_q5_0(const void *src, float *y, int64_t nb) {
     }
 }
 
-static void decode_q5_1(const void *src, float *y, int64_t nb) {
+static void decode_q5_1(const void *restrict src, float *restrict y, int64_t nb) {
     const mn_block_q5_1 *b = src;
     for (int64_t i = 0; i < nb; i++, b++, y += MN_QK) {
         const float d = mn_f16_to_f32(b->d), m = mn_f16_to_f32(b->m);
@@ -60,7 +59,7 @@ static void decode_q5_1(const void *src, float *y, int64_t nb) {
     }
 }
 
-static void decode_q8_0(const void *src, float *y, int64_t nb) {
+static void decode_q8_0(const void *restrict src, float *restrict y, int64_t nb) {
     const mn_block_q8_0 *b = src;
     for (int64_t i = 0; i < nb; i++, b++, y += MN_QK) {
         const float d = mn_f16_to_f32(b->d);
@@ -68,7 +67,7 @@ static void decode_q8_0(const void *src, float *y, int64_t nb) {
     }
 }
 
-static void decode_q8_1(const void *src, float *y, int64_t nb) {
+static void decode_q8_1(const void *restrict src, float *restrict y, int64_t nb) {
     const mn_block_q8_1 *b = src;
     for (int64_t i = 0; i < nb; i++, b++, y += MN_QK) {
         const float d = mn_f16_to_f32(b->d);
@@ -76,7 +75,7 @@ static void decode_q8_1(const void *src, float *y, int64_t nb) {
     }
 }
 
-static void decode_q2_k(const void *src, float *y, int64_t nb) {
+static void decode_q2_k(const void *restrict src, float *restrict y, int64_t nb) {
     const mn_block_q2_k *b = src;
     for (int64_t i = 0; i < nb; i++, b++) {
         const float d = mn_f16_to_f32(b->d), dmin = mn_f16_to_f32(b->dmin);
@@ -90,7 +89,7 @@ static void decode_q2_k(const void *src, float *y, int64_t nb) {
     }
 }
 
-static void decode_q3_k(const void *src, float *y, int64_t nb) {
+static void decode_q3_k(const void *restrict src, float *restrict y, int64_t nb) {
     const mn_block_q3_k *b = src;
     int8_t sc[16];
     for (int64_t i = 0; i < nb; i++, b++) {
@@ -108,7 +107,7 @@ static void decode_q3_k(const void *src, float *y, int64_t nb) {
     }
 }
 
-static void decode_q4_k(const void *src, float *y, int64_t nb) {
+static void decode_q4_k(const void *restrict src, float *restrict y, int64_t nb) {
     const mn_block_q4_k *b = src;
     for (int64_t i = 0; i < nb; i++, b++) {
         const float d = mn_f16_to_f32(b->d), dmin = mn_f16_to_f32(b->dmin);
@@ -125,7 +124,7 @@ static void decode_q4_k(const void *src, float *y, int64_t nb) {
     }
 }
 
-static void decode_q5_k(const void *src, float *y, int64_t nb) {
+static void decode_q5_k(const void *restrict src, float *restrict y, int64_t nb) {
     const mn_block_q5_k *b = src;
     for (int64_t i = 0; i < nb; i++, b++) {
         const float d = mn_f16_to_f32(b->d), dmin = mn_f16_to_f32(b->dmin);
@@ -137,15 +136,14 @@ static void decode_q5_k(const void *src, float *y, int64_t nb) {
             const float d1 = d * (float)sc, m1 = dmin * (float)m;
             mn_k4_unpack_scale_min(b->scales, 2 * h + 1, &sc, &m);
             const float d2 = d * (float)sc, m2 = dmin * (float)m;
-            for (int l = 0; l < 32; l++)
-                y[l] = d1 * (float)((q[l] & 15) + (b->qh[l] & u1 ? 16 : 0)) - m1;
+            for (int l = 0; l < 32; l++) y[l] = d1 * (float)((q[l] & 15) + (b->qh[l] & u1 ? 16 : 0)) - m1;
             for (int l = 0; l < 32; l++)
                 y[l + 32] = d2 * (float)((q[l] >> 4) + (b->qh[l] & u2 ? 16 : 0)) - m2;
         }
     }
 }
 
-static void decode_q6_k(const void *src, float *y, int64_t nb) {
+static void decode_q6_k(const void *restrict src, float *restrict y, int64_t nb) {
     const mn_block_q6_k *b = src;
     for (int64_t i = 0; i < nb; i++, b++) {
         const float d = mn_f16_to_f32(b->d);
@@ -164,7 +162,7 @@ static void decode_q6_k(const void *src, float *y, int64_t nb) {
     }
 }
 
-static void decode_q8_k(const void *src, float *y, int64_t nb) {
+static void decode_q8_k(const void *restrict src, float *restrict y, int64_t nb) {
     const mn_block_q8_k *b = src;
     for (int64_t i = 0; i < nb; i++, b++, y += MN_QK_K)
         for (int j = 0; j < MN_QK_K; j++) y[j] = b->d * (float)b->qs[j];

@@ -157,7 +157,8 @@ static inline AVX2 void unpack_q3_k(const void *blk, kblock *k) {
         for (int s = 0; s < 4; s++, q = _mm256_srli_epi16(q, 2)) {
             const __m256i bit = _mm256_set1_epi8((char)(1u << (4 * h + s)));
             __m256i clear = _mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), _mm256_setzero_si256());
-            store32(k->q + 128 * h + 32 * s, _mm256_sub_epi8(_mm256_and_si256(q, three), _mm256_and_si256(clear, four)));
+            __m256i level = _mm256_sub_epi8(_mm256_and_si256(q, three), _mm256_and_si256(clear, four));
+            store32(k->q + 128 * h + 32 * s, level);
         }
     }
 }
