@@ -383,6 +383,7 @@ mn_model *mn_model_load(const char *path, const mn_load_options *opt) {
     if (rc == 0) rc = bind_all(m, b);
     if (rc == 0 && !(opt && opt->skip_tokenizer)) {
         m->tok = load_tokenizer(m, b, hf_dir, opt);
+        m->owns_tokenizer = true;
         if (!m->tok) rc = -1;
         else if (mn_tokenizer_vocab(m->tok)->n_tokens > m->hp.n_vocab)
             rc = mn_fail("%s: tokenizer has %d tokens but the model's embedding has only %d rows", path,
@@ -398,9 +399,59 @@ mn_model *mn_model_load(const char *path, const mn_load_options *opt) {
 
 void mn_model_free(mn_model *m) {
     if (!m) return;
-    mn_tokenizer_free(m->tok);
+    if (m->owns_tokenizer) mn_tokenizer_free(m->tok);
     free(m->layers);
     free(m->meta);
     close_backing(m->backing);
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->owned);
     free(m);
+}
+
+mn_model *mn_model_derive(const mn_model *src) {
+    mn_model *m = calloc(1, sizeof *m);
+    if (!m) goto oom;
+    *m = *src;
+    m->backing = NULL;
+    m->owns_tokenizer = false;
+    m->owned = NULL;
+    m->n_owned = 0;
+    m->layers = calloc((size_t)src->hp.n_layers, sizeof *m->layers);
+    m->meta = calloc((size_t)(src->n_meta ? src->n_meta : 1), sizeof *m->meta);
+    if (!m->layers || !m->meta) goto oom;
+    memcpy(m->layers, src->layers, (size_t)src->hp.n_layers * sizeof *m->layers);
+    memcpy(m->meta, src->meta, (size_t)src->n_meta * sizeof *m->meta);
+    return m;
+oom:
+    mn_model_free(m);
+    mn_fail("%s: out of memory", src->path);
+    return NULL;
+}
+
+void *mn_model_new_tensor(mn_model *m, mn_tensor *t, const char *name, mn_dtype type, int64_t ne0, int64_t ne1) {
+    size_t row_bytes = mn_dtype_row_bytes(type, ne0);
+    if (row_bytes == 0) {
+        mn_fail("tensor %s: row length %lld does not fit type %s", name, (long long)ne0, mn_dtype_name(type));
+        return NULL;
+    }
+    void **grown = realloc(m->owned, (size_t)(m->n_owned + 1) * sizeof *grown);
+    void *data = calloc((size_t)ne1, row_bytes);
+    if (!grown || !data) {
+        if (grown) m->owned = grown;
+        free(data);
+        mn_fail("out of memory for tensor %s (%lld x %lld)", name, (long long)ne1, (long long)ne0);
+        return NULL;
+    }
+    m->owned = grown;
+    m->owned[m->n_owned++] = data;
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->type = type;
+    t->n_dims = ne1 > 1 ? 2 : 1;
+    t->ne[0] = ne0;
+    t->ne[1] = ne1;
+    t->ne[2] = t->ne[3] = 1;
+    t->data = data;
+    t->nbytes = (size_t)ne1 * row_bytes;
+    return data;
 }

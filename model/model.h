@@ -90,7 +90,10 @@ typedef struct mn_model {
     int n_meta;
     mn_meta *meta;
     uint64_t file_bytes; /* bytes of the checkpoint files */
-    void *backing;       /* the mapped source files (private) */
+    void *backing;       /* the mapped source files (private); NULL for derived models */
+    bool owns_tokenizer;
+    void **owned; /* buffers owned by a derived model */
+    int n_owned;
 } mn_model;
 
 typedef struct {
@@ -102,6 +105,14 @@ typedef struct {
  * .bin. Every tensor is checked for presence, type and shape before the model exists. */
 mn_model *mn_model_load(const char *path, const mn_load_options *opt);
 void mn_model_free(mn_model *m);
+
+/* A model whose tensors start as views of src's (src must outlive it, and its tokenizer is
+ * shared) and can then be replaced by buffers the new model owns: what pruning and
+ * distillation build. */
+mn_model *mn_model_derive(const mn_model *src);
+/* Points *t at a new zeroed buffer of `type` owned by m, with shape [ne0] (ne1 == 1) or
+ * [ne1][ne0]; returns the data or NULL (error recorded). */
+void *mn_model_new_tensor(mn_model *m, mn_tensor *t, const char *name, mn_dtype type, int64_t ne0, int64_t ne1);
 
 const char *mn_arch_name(mn_arch a);
 uint64_t mn_model_n_params(const mn_model *m);

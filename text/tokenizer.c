@@ -49,8 +49,8 @@ mn_tokenizer *mn_tokenizer_load(const char *path) {
 
 mn_tokenizer *mn_tokenizer_from_hf_dir(const char *dir) {
     /* Like llama.cpp's converter: the SentencePiece model when there is one. */
-    static const char *const names[] = {"tokenizer.model", "tokenizer.json"};
-    for (int i = 0; i < 2; i++) {
+    static const char *const names[] = {"tokenizer.model", "tokenizer.json", "tokenizer.gguf"};
+    for (int i = 0; i < 3; i++) {
         size_t n = strlen(dir) + strlen(names[i]) + 2;
         char *path = malloc(n);
         if (!path) {
@@ -60,11 +60,11 @@ mn_tokenizer *mn_tokenizer_from_hf_dir(const char *dir) {
         snprintf(path, n, "%s/%s", dir, names[i]);
         mn_tokenizer *t = NULL;
         bool found = mn_file_exists(path);
-        if (found) t = i == 0 ? mn_tokenizer_from_sp_model(path) : mn_tokenizer_from_hf_json(path);
+        if (found) t = i == 0 ? mn_tokenizer_from_sp_model(path) : i == 1 ? mn_tokenizer_from_hf_json(path) : mn_tokenizer_load(path);
         free(path);
         if (found) return t;
     }
-    mn_fail("%s: no tokenizer.model or tokenizer.json", dir);
+    mn_fail("%s: no tokenizer.model, tokenizer.json or tokenizer.gguf", dir);
     return NULL;
 }
 

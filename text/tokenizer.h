@@ -47,7 +47,8 @@ typedef struct mn_tokenizer mn_tokenizer;
 /* Any tokenizer source: a GGUF file (full model or tokenizer-only), tokenizer.json,
  * tokenizer.model, a llama2.c tokenizer.bin, or a Hugging Face directory. In a directory
  * holding both tokenizer.model and tokenizer.json, the choice follows llama.cpp's converter
- * (the SentencePiece model for SentencePiece vocabularies), so ids match llama.cpp's. */
+ * (the SentencePiece model for SentencePiece vocabularies), so ids match llama.cpp's; a
+ * directory with neither may hold minnow's tokenizer.gguf. */
 mn_tokenizer *mn_tokenizer_load(const char *path);
 mn_tokenizer *mn_tokenizer_from_gguf(const mn_gguf *g);
 mn_tokenizer *mn_tokenizer_from_hf_dir(const char *dir);
@@ -74,5 +75,10 @@ size_t mn_token_to_text(const mn_tokenizer *t, int32_t id, char *buf, size_t cap
 
 /* Writes tokenizer.ggml.* metadata for this vocabulary. */
 void mn_vocab_write_gguf(const mn_vocab *v, mn_gguf_writer *w);
+
+/* Writes a tokenizer-only GGUF (general.architecture "llama", no tensors) that llama.cpp
+ * loads vocab-only and minnow reads back, e.g. as tokenizer.gguf in a Hugging Face directory
+ * whose vocabulary did not come from Hugging Face files. */
+int mn_tokenizer_save_gguf(const mn_tokenizer *t, const char *path);
 
 #endif

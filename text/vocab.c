@@ -88,3 +88,14 @@ void mn_vocab_write_gguf(const mn_vocab *v, mn_gguf_writer *w) {
     mn_gguf_set_bool(w, "tokenizer.ggml.add_eos_token", v->add_eos);
     if (spm) mn_gguf_set_bool(w, "tokenizer.ggml.add_space_prefix", v->add_space_prefix);
 }
+
+int mn_tokenizer_save_gguf(const mn_tokenizer *t, const char *path) {
+    mn_gguf_writer *w = mn_gguf_writer_new();
+    if (!w) return mn_fail("%s: out of memory", path);
+    mn_gguf_set_str(w, "general.architecture", "llama");
+    mn_vocab_write_gguf(mn_tokenizer_vocab(t), w);
+    int rc = mn_gguf_begin(w, path);
+    if (rc == 0) rc = mn_gguf_finish(w);
+    mn_gguf_writer_free(w);
+    return rc;
+}
