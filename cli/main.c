@@ -18,6 +18,7 @@ static const command commands[] = {
     {"eval", cmd_eval, "perplexity of a model on a text, as llama.cpp's llama-perplexity computes it"},
     {"convert", cmd_convert, "write a model as a GGUF file (f32, f16 or bf16) that llama.cpp loads"},
     {"tokenize", cmd_tokenize, "print the token ids of a text, one per line"},
+    {"quantize", cmd_quantize, "quantize a model to GGUF block types (rtn, imatrix, gptq, awq), with calibration"},
 };
 
 static void usage(FILE *out) {

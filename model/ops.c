@@ -98,6 +98,26 @@ __attribute__((target("avx2,fma"))) static void softmax_avx2(float *x, int64_t n
     for (; i < n; i++) x[i] *= (float)(1.0 / sum);
 }
 
+/* sum exp(lp) (lp - (x - lse)), folded into a double every 8 vectors */
+__attribute__((target("avx2,fma"))) static double kl_avx2(const float *lp, const float *x, float lse, int64_t n) {
+    const __m256 vlse = _mm256_set1_ps(lse);
+    double total = 0;
+    int64_t i = 0;
+    while (i + 8 <= n) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int step = 0; step < 8 && i + 8 <= n; step++, i += 8) {
+            __m256 p = _mm256_loadu_ps(lp + i);
+            __m256 q = _mm256_sub_ps(_mm256_loadu_ps(x + i), vlse);
+            acc = _mm256_fmadd_ps(exp8(p), _mm256_sub_ps(p, q), acc);
+        }
+        float lanes[8];
+        _mm256_storeu_ps(lanes, acc);
+        for (int l = 0; l < 8; l++) total += lanes[l];
+    }
+    for (; i < n; i++) total += exp(lp[i]) * (lp[i] - (x[i] - lse));
+    return total;
+}
+
 /* Finite means the exponent bits are not all ones. */
 __attribute__((target("avx2"))) static int all_finite_avx2(const float *x, int64_t n) {
     const __m256i exp_mask = _mm256_set1_epi32(0x7f800000);
@@ -178,6 +198,15 @@ void mn_softmax_row(float *x, int64_t n) {
     }
     const float inv = (float)(1.0 / sum);
     for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+double mn_kl_row(const float *ref_logp, const float *logits, double lse, int64_t n) {
+#ifdef HAVE_AVX2_DISPATCH
+    if (cpu_has_avx2()) return kl_avx2(ref_logp, logits, (float)lse, n);
+#endif
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) sum += exp(ref_logp[i]) * (ref_logp[i] - ((double)logits[i] - lse));
+    return sum;
 }
 
 int mn_all_finite(const float *x, int64_t n) {

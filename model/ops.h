@@ -15,6 +15,8 @@ double mn_log_sum_exp(const float *x, int64_t n);
 float mn_max_row(const float *x, int64_t n);
 /* x = softmax(x) in place (sum in double). */
 void mn_softmax_row(float *x, int64_t n);
+/* KL(p || q) over a row: p given as log-probs, q as logits with their log-sum-exp. */
+double mn_kl_row(const float *ref_logp, const float *logits, double lse, int64_t n);
 /* True when no element is NaN or ±Inf. */
 int mn_all_finite(const float *x, int64_t n);
 
