@@ -10,6 +10,8 @@ int cmd_eval(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_gate(int argc, char **argv);
 
 /* Loads MODEL with an optional tokenizer override, reporting errors; NULL on failure. */
 mn_model *cli_load_model(const char *path, const char *tokenizer_path);

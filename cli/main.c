@@ -19,6 +19,8 @@ static const command commands[] = {
     {"convert", cmd_convert, "write a model as a GGUF file (f32, f16 or bf16) that llama.cpp loads"},
     {"tokenize", cmd_tokenize, "print the token ids of a text, one per line"},
     {"quantize", cmd_quantize, "quantize a model to GGUF block types (rtn, imatrix, gptq, awq), with calibration"},
+    {"compare", cmd_compare, "quantize to several types and compare size, perplexity and divergence in one table"},
+    {"gate", cmd_gate, "CI gate: exit 3 when a candidate loses too much perplexity, divergence or top-1"},
 };
 
 static void usage(FILE *out) {

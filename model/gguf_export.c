@@ -313,3 +313,15 @@ int mn_model_write_gguf(const mn_model *m, const char *path, const mn_export_pla
     free(freq_factors);
     return rc;
 }
+
+static mn_dtype convert_type(void *ctx, const mn_export_tensor *t) {
+    const mn_dtype *want = ctx;
+    return t->src->n_dims == 1 || mn_tensor_nrows(t->src) == 1 ? MN_F32 : *want;
+}
+
+int mn_model_convert_gguf(const mn_model *m, const char *path, mn_dtype type, bool keep_stored, bool progress) {
+    mn_export_plan plan = {.tensor_type = keep_stored ? NULL : convert_type,
+                           .ctx = &type,
+                           .progress_label = progress ? "convert" : NULL};
+    return mn_model_write_gguf(m, path, &plan);
+}

@@ -38,6 +38,10 @@ typedef struct {
 /* plan may be NULL (a plain conversion keeping stored types). */
 int mn_model_write_gguf(const mn_model *m, const char *path, const mn_export_plan *plan);
 
+/* A plain conversion: weight matrices as f32, f16 or bf16 (keep_stored: as stored), 1-D
+ * tensors as f32. */
+int mn_model_convert_gguf(const mn_model *m, const char *path, mn_dtype type, bool keep_stored, bool progress);
+
 /* llama.cpp's general.file_type for a predominant tensor type (e.g. MOSTLY_Q4_K_M = 15 is
  * chosen by the caller via add_metadata; this gives the plain per-type value). */
 int mn_llama_ftype_for(mn_dtype t);
