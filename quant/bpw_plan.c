@@ -15,8 +15,11 @@
 #include "quant/block_quantize.h"
 #include "quant/quant_internal.h"
 
-/* Chunks of calibration text the sensitivities are measured on. */
+/* Chunks of calibration text the sensitivities are measured on, and positions scored in each:
+ * the output layer dominates a probe's cost, and every probe is compared on the same
+ * positions, so a few per chunk suffice. */
 #define SENSITIVITY_CHUNKS 4
+#define SENSITIVITY_ROWS 64
 /* Reference log-probs kept in memory are capped at this many floats. */
 #define REF_FLOATS (64u << 20)
 /* Measuring every candidate type of every tensor is allowed up to this many passes over all
@@ -185,6 +188,7 @@ static int prepare_probe(probe *p, const mn_model *m, const mn_calib_text *calib
     p->n_chunks = calib->n_chunks < SENSITIVITY_CHUNKS ? calib->n_chunks : SENSITIVITY_CHUNKS;
     p->first = p->ctx / 2;
     p->rows = p->ctx - 1 - p->first;
+    if (p->rows > SENSITIVITY_ROWS) p->rows = SENSITIVITY_ROWS;
     if ((size_t)p->n_chunks * p->rows * hp->n_vocab > REF_FLOATS)
         p->rows = (int)(REF_FLOATS / ((size_t)p->n_chunks * hp->n_vocab));
     if (p->rows < 1) p->rows = 1;

@@ -25,8 +25,9 @@ int mn_calib_text_load(const mn_model *m, const char *path, int max_tokens, mn_c
     int n_chunks = (int)(toks.n / (size_t)out->ctx);
     if (max_tokens > 0 && n_chunks > max_tokens / out->ctx) n_chunks = max_tokens / out->ctx;
     if (n_chunks < 1) {
+        size_t have = toks.n;
         mn_tokens_free(&toks);
-        return mn_fail("%s: calibration text too short: %zu tokens, at least %d needed", path, toks.n, out->ctx);
+        return mn_fail("%s: calibration text too short: %zu tokens, at least %d needed", path, have, out->ctx);
     }
     out->n_chunks = n_chunks;
     out->tokens = (int64_t)n_chunks * out->ctx;
