@@ -135,7 +135,8 @@ static int write_reports(mn_out_dir *d, const char *model, const char *text_path
     mn_chart_point pts[MAX_TYPES];
     int np = 0;
     for (int i = 0; i < n; i++)
-        if (e[i].r.kld_mean > 0) pts[np++] = (mn_chart_point){e[i].bpw, e[i].r.kld_mean, e[i].name};
+        /* conversions that change nothing diverge by rounding noise only: nothing to plot */
+        if (e[i].r.kld_mean > 1e-7) pts[np++] = (mn_chart_point){e[i].bpw, e[i].r.kld_mean, e[i].name};
     mn_chart_series series = {.points = pts, .n = np, .labels = true};
     mn_chart_spec spec = {.title = "Size against quality (lower left is better)",
                           .x_label = "bits per weight", .y_label = "KL divergence from the reference (log)", .log_y = true};

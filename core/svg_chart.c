@@ -63,7 +63,30 @@ static double tick_step(double span) {
     return (r < 1.5 ? 1 : r < 3.5 ? 2 : r < 7.5 ? 5 : 10) * mag;
 }
 
+/* Labels of nearby points would overprint each other: each label takes the first of a few
+ * vertical offsets whose box is clear of the labels already placed. */
+#define MAX_LABELS 64
+typedef struct {
+    double x, y;
+    size_t chars;
+} label_box;
+
+static double label_y(const label_box *placed, int n, double px, double py, size_t chars) {
+    static const double offsets[] = {-6, 16, -20, 30, -34, 44};
+    for (size_t k = 0; k < sizeof offsets / sizeof offsets[0]; k++) {
+        double x = px + 6, y = py + offsets[k];
+        int clear = 1;
+        for (int i = 0; i < n && clear; i++)
+            clear = !(fabs(placed[i].y - y) < 13 && x < placed[i].x + 7.0 * (double)placed[i].chars &&
+                      placed[i].x < x + 7.0 * (double)chars);
+        if (clear) return y;
+    }
+    return py - 6;
+}
+
 int mn_chart_write_svg(const char *path, const mn_chart_spec *spec, const mn_chart_series *series, int n_series) {
+    label_box placed[MAX_LABELS];
+    int n_placed = 0;
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
     for (int s = 0; s < n_series; s++)
         for (int i = 0; i < series[s].n; i++) {
@@ -97,7 +120,7 @@ int mn_chart_write_svg(const char *path, const mn_chart_spec *spec, const mn_cha
             PX(v), TOP, PX(v), TOP + ph, PX(v), TOP + ph + 18, v);
     if (spec->log_y) {
         for (double e = floor(y0); e <= ceil(y1); e++)
-            for (int k = 1; k <= 9; k += (k == 1 ? 1 : 3)) {
+            for (int k = 1; k <= 5; k += k == 1 ? 1 : 3) { /* 1, 2, 5 */
                 double v = k * pow(10, e);
                 if (log10(v) < y0 || log10(v) > y1) continue;
                 put(&t, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#eee\"/><text x=\"%d\" y=\"%.1f\" "
@@ -127,10 +150,12 @@ int mn_chart_write_svg(const char *path, const mn_chart_spec *spec, const mn_cha
         }
         for (int i = 0; i < se->n && !se->line; i++) {
             if (spec->log_y && !(se->points[i].y > 0)) continue;
-            put(&t, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>\n", PX(se->points[i].x), PY(se->points[i].y),
-                color);
+            double px = PX(se->points[i].x), py = PY(se->points[i].y);
+            put(&t, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>\n", px, py, color);
             if (se->labels && se->points[i].label) {
-                put(&t, "<text x=\"%.1f\" y=\"%.1f\">", PX(se->points[i].x) + 6, PY(se->points[i].y) - 6);
+                double ly = label_y(placed, n_placed, px, py, strlen(se->points[i].label));
+                if (n_placed < MAX_LABELS) placed[n_placed++] = (label_box){px + 6, ly, strlen(se->points[i].label)};
+                put(&t, "<text x=\"%.1f\" y=\"%.1f\">", px + 6, ly);
                 put_escaped(&t, se->points[i].label);
                 put(&t, "</text>\n");
             }
