@@ -24,7 +24,7 @@ TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 DATA ?= ../shared/data
 
-.PHONY: all deps test unit demo bench sanitize fuzz clean peer
+.PHONY: all deps test unit demo bench sanitize fuzz fuzz-build clean peer
 
 all: $(BIN)
 
@@ -81,6 +81,19 @@ sanitize: deps
 	@$(MAKE) --no-print-directory peer
 	@MINNOW_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    tests/run.sh build/sanitize $(DATA)
+
+# libFuzzer targets over every parser (tests/fuzz, docs/reliability.md): clang and its runtimes
+# are installed when missing; each target runs FUZZ_SECONDS on seeds cut from $(DATA) (FUZZ_JOBS
+# at a time, niced), then every saved regression input is replayed.
+FUZZ_SECONDS ?= 600
+include tests/fuzz/fuzz.mk
+
+fuzz-build: deps
+	@scripts/install-deps.sh clang-14 libclang-rt-14-dev
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/tools/vocab_to_gguf $(FUZZ_BUILD)/make_seeds $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@MINNOW=$(BIN) TOOLS=$(BUILD)/tools tests/fuzz/run.sh $(FUZZ_BUILD) $(DATA) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf $(BUILD)

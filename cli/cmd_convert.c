@@ -1,4 +1,8 @@
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -6,11 +10,61 @@
 #include "core/mapped_file.h"
 #include "core/progress.h"
 #include "model/gguf_export.h"
+#include "model/matmul.h"
+#include "model/ops.h"
+
+typedef struct {
+    mn_dtype type; /* for --type */
+    const char *model;
+} convert_ctx;
 
 static mn_dtype convert_type(void *ctx, const mn_export_tensor *t) {
-    const mn_dtype *want = ctx;
+    const convert_ctx *c = ctx;
     if (t->src->n_dims == 1 || mn_tensor_nrows(t->src) == 1) return MN_F32;
-    return *want;
+    return c->type;
+}
+
+/* A checkpoint with NaN or Inf weights would run as garbage wherever it is shipped, so convert
+ * refuses it, naming the tensor as the file names it (as eval does when the forward pass meets
+ * one). */
+static int check_finite(void *ctx, const mn_export_tensor *t, mn_dtype type) {
+    const convert_ctx *c = ctx;
+    const mn_tensor *src = t->src;
+    float *row = malloc((size_t)src->ne[0] * sizeof *row);
+    if (!row) return mn_fail("out of memory");
+    int rc = 0;
+    for (int64_t r = 0; r < mn_tensor_nrows(src) && rc == 0; r++) {
+        mn_tensor_rows_to_f32(src, r, 1, row);
+        if (!mn_all_finite(row, src->ne[0]))
+            rc = mn_fail("%s: tensor %s contains NaN or Inf (row %lld); refusing to convert it", c->model,
+                         src->name[0] ? src->name : t->name, (long long)r);
+    }
+    free(row);
+    return rc;
+}
+
+/* The files besides the mapped weights (which core/out_file.c guards) that minnow reads next
+ * to a model: -o naming one of them would replace it. */
+static bool replaces_model_file(const char *model, const char *out) {
+    static const char *const names[] = {"config.json",     "model.safetensors.index.json", "tokenizer.json",
+                                        "tokenizer.model", "tokenizer_config.json",        "added_tokens.json",
+                                        "tokenizer.gguf",  "tokenizer.bin"};
+    char copy[PATH_MAX], dir[PATH_MAX], path[PATH_MAX + 64];
+    snprintf(copy, sizeof copy, "%s", model);
+    snprintf(dir, sizeof dir, "%s", mn_is_directory(model) ? model : dirname(copy));
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (mn_same_file(path, out)) return true;
+    }
+    /* llama2.c's tok<vocab>.bin */
+    snprintf(copy, sizeof copy, "%s", out);
+    const char *base = basename(copy);
+    size_t n = strlen(base);
+    if (n > 7 && !strncmp(base, "tok", 3) && !strcmp(base + n - 4, ".bin")) {
+        snprintf(path, sizeof path, "%s/%s", dir, base);
+        return mn_same_file(path, out);
+    }
+    return false;
 }
 
 int cmd_convert(int argc, char **argv) {
@@ -32,18 +86,19 @@ int cmd_convert(int argc, char **argv) {
     int rc = mn_parse_args(&spec, argc, argv, pos, &n_pos);
     if (rc >= 0) return rc;
     if (!out) return mn_usage_error(&spec, "-o OUT.gguf is required");
-    mn_dtype type = MN_F32;
-    if (type_name && (mn_dtype_from_name(type_name, &type) != 0 ||
-                      (type != MN_F32 && type != MN_F16 && type != MN_BF16)))
+    convert_ctx cc = {MN_F32, pos[0]};
+    if (type_name && (mn_dtype_from_name(type_name, &cc.type) != 0 ||
+                      (cc.type != MN_F32 && cc.type != MN_F16 && cc.type != MN_BF16)))
         return mn_usage_error(&spec, "--type must be f32, f16 or bf16 (use 'minnow quantize' for block types)");
-    if (mn_same_file(pos[0], out) || (tokenizer && mn_same_file(tokenizer, out))) {
+    if (mn_same_file(pos[0], out) || (tokenizer && mn_same_file(tokenizer, out)) || replaces_model_file(pos[0], out)) {
         fprintf(stderr, "minnow: %s: refusing to overwrite an input file\n", out);
         return MN_EXIT_ERROR;
     }
     mn_progress_set_enabled(!quiet);
     mn_model *m = cli_load_model(pos[0], tokenizer);
     if (!m) return MN_EXIT_ERROR;
-    mn_export_plan plan = {.tensor_type = type_name ? convert_type : NULL, .ctx = &type, .progress_label = "convert"};
+    mn_export_plan plan = {.tensor_type = type_name ? convert_type : NULL, .begin_tensor = check_finite, .ctx = &cc,
+                           .progress_label = "convert"};
     rc = mn_model_write_gguf(m, out, &plan);
     mn_model_free(m);
     if (rc != 0) return mn_report_error();

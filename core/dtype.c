@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -161,10 +162,24 @@ __attribute__((target("avx2"))) static void bf16_to_f32_avx2(const uint16_t *src
 
 static int cpu_has_f16c(void) {
     static int cached = -1;
-    if (cached < 0) cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+    if (cached < 0) cached = __builtin_cpu_supports("avx2") && mn_cpu_has_f16c();
     return cached;
 }
 #endif
+
+/* CPUID rather than __builtin_cpu_supports("f16c"), which clang 14 (the fuzz build) lacks. */
+bool mn_cpu_has_f16c(void) {
+#if defined(__x86_64__)
+    static int cached = -1;
+    if (cached < 0) {
+        unsigned a, b, c, d;
+        cached = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+    }
+    return cached;
+#else
+    return false;
+#endif
+}
 
 void mn_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n) {
 #ifdef HAVE_X86_DISPATCH

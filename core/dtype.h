@@ -43,6 +43,9 @@ uint16_t mn_f32_to_f16(float f);
 float mn_bf16_to_f32(uint16_t h);
 uint16_t mn_f32_to_bf16(float f);
 
+/* Whether the CPU has the F16C half-precision conversions (false off x86-64). */
+bool mn_cpu_has_f16c(void);
+
 /* Row conversions; use F16C/AVX-512 when the CPU has them. */
 void mn_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n);
 void mn_f32_to_f16_row(const float *src, uint16_t *dst, int64_t n);

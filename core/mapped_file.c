@@ -2,6 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +13,60 @@
 #include <unistd.h>
 
 #include "core/error.h"
+
+/* The inputs mapped right now, with their directories, so that no output can replace one:
+ * renaming a finished output over the checkpoint being read would swap the user's file for
+ * the result without a word. Keyed by the mapping's address, which is unique while mapped. */
+typedef struct {
+    const void *data;
+    dev_t dev, dir_dev;
+    ino_t ino, dir_ino;
+} mapped_input;
+static mapped_input *inputs;
+static size_t n_inputs, cap_inputs;
+static pthread_mutex_t inputs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Best effort: an input that cannot be recorded (out of memory) is only left unguarded. */
+static void remember_input(const void *data, const char *path, const struct stat *st) {
+    char dir[PATH_MAX];
+    struct stat dst;
+    snprintf(dir, sizeof dir, "%s", path);
+    if (stat(dirname(dir), &dst) != 0) return;
+    pthread_mutex_lock(&inputs_lock);
+    if (n_inputs == cap_inputs) {
+        size_t cap = cap_inputs ? 2 * cap_inputs : 16;
+        mapped_input *grown = realloc(inputs, cap * sizeof *grown);
+        if (grown) inputs = grown, cap_inputs = cap;
+    }
+    if (n_inputs < cap_inputs) inputs[n_inputs++] = (mapped_input){data, st->st_dev, dst.st_dev, st->st_ino, dst.st_ino};
+    pthread_mutex_unlock(&inputs_lock);
+}
+
+static void forget_input(const void *data) {
+    pthread_mutex_lock(&inputs_lock);
+    for (size_t i = 0; i < n_inputs; i++)
+        if (inputs[i].data == data) {
+            inputs[i] = inputs[--n_inputs];
+            break;
+        }
+    pthread_mutex_unlock(&inputs_lock);
+}
+
+/* dir: match the directory holding an input rather than the input itself. */
+static bool is_input(const char *path, bool dir) {
+    struct stat st;
+    if (stat(path, &st) != 0) return false;
+    bool found = false;
+    pthread_mutex_lock(&inputs_lock);
+    for (size_t i = 0; i < n_inputs && !found; i++)
+        found = dir ? inputs[i].dir_dev == st.st_dev && inputs[i].dir_ino == st.st_ino
+                    : inputs[i].dev == st.st_dev && inputs[i].ino == st.st_ino;
+    pthread_mutex_unlock(&inputs_lock);
+    return found;
+}
+
+bool mn_is_mapped_input(const char *path) { return is_input(path, false); }
+bool mn_dir_holds_mapped_input(const char *dir) { return is_input(dir, true); }
 
 int mn_map_file(const char *path, mn_mapped_file *out) {
     memset(out, 0, sizeof *out);
@@ -34,6 +91,7 @@ int mn_map_file(const char *path, mn_mapped_file *out) {
             return mn_fail("%s: cannot map: %s", path, strerror(e));
         }
         out->data = p;
+        remember_input(p, path, &st);
     }
     close(fd);
     out->path = strdup(path);
@@ -41,7 +99,10 @@ int mn_map_file(const char *path, mn_mapped_file *out) {
 }
 
 void mn_unmap_file(mn_mapped_file *f) {
-    if (f->data) munmap((void *)f->data, f->size);
+    if (f->data) {
+        forget_input(f->data);
+        munmap((void *)f->data, f->size);
+    }
     free(f->path);
     memset(f, 0, sizeof *f);
 }

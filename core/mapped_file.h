@@ -3,6 +3,7 @@
 #ifndef MN_CORE_MAPPED_FILE_H
 #define MN_CORE_MAPPED_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct {
@@ -15,6 +16,11 @@ typedef struct {
  * cannot be mapped. */
 int mn_map_file(const char *path, mn_mapped_file *out);
 void mn_unmap_file(mn_mapped_file *f);
+
+/* Whether path names a file that is mapped right now (not yet unmapped), and whether dir is
+ * the directory of one: outputs (core/out_file.h) refuse to replace either. */
+bool mn_is_mapped_input(const char *path);
+bool mn_dir_holds_mapped_input(const char *dir);
 
 /* Reads a whole (small) file into a NUL-terminated heap buffer; *size excludes the NUL. */
 char *mn_read_file(const char *path, size_t *size);

@@ -14,10 +14,11 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 
 /* Temporaries the signal handler must remove. Slots hold fixed buffers so the handler only
  * calls async-signal-safe unlink/rmdir on memory that never moves. */
-#define MAX_TEMPS 32
+#define MAX_TEMPS 96
 typedef struct {
     volatile sig_atomic_t used;
     volatile sig_atomic_t is_dir;
@@ -94,6 +95,10 @@ mn_out_file *mn_out_open(const char *path) {
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         mn_fail("%s: is a directory, expected a file path", path);
+        return NULL;
+    }
+    if (mn_is_mapped_input(path)) {
+        mn_fail("%s: refusing to overwrite an input file", path);
         return NULL;
     }
     mn_out_file *f = calloc(1, sizeof *f);
@@ -221,7 +226,7 @@ int mn_out_write_whole(const char *path, const void *buf, size_t n) {
     return mn_out_commit(f);
 }
 
-#define MAX_DIR_FILES 16
+#define MAX_DIR_FILES 64
 struct mn_out_dir {
     char final_path[PATH_MAX];
     char temp_path[PATH_MAX];
@@ -241,6 +246,10 @@ mn_out_dir *mn_out_dir_open(const char *path) {
     struct stat st;
     if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
         mn_fail("%s: exists and is not a directory", path);
+        return NULL;
+    }
+    if (mn_dir_holds_mapped_input(path)) {
+        mn_fail("%s: refusing to replace a directory holding an input file", path);
         return NULL;
     }
     mn_out_dir *d = calloc(1, sizeof *d);

@@ -13,7 +13,8 @@
 
 typedef struct mn_out_file mn_out_file;
 
-/* Refuses a path that names an existing directory. */
+/* Refuses a path that names an existing directory or an input mapped right now
+ * (core/mapped_file.h). */
 mn_out_file *mn_out_open(const char *path);
 int mn_out_write(mn_out_file *f, const void *buf, size_t n);
 /* Writes zero bytes until the offset is a multiple of `alignment`. */
@@ -29,7 +30,8 @@ void mn_out_abort(mn_out_file *f);
 int mn_out_write_whole(const char *path, const void *buf, size_t n);
 
 /* An output directory built under a temporary name and renamed into place on commit.
- * An existing directory at the destination is replaced only after the new one is complete. */
+ * An existing directory at the destination is replaced only after the new one is complete,
+ * and never when it holds an input mapped right now. */
 typedef struct mn_out_dir mn_out_dir;
 mn_out_dir *mn_out_dir_open(const char *path);
 /* Path of `name` inside the temporary directory, for mn_out_open; NULL if too long. */

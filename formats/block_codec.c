@@ -8,9 +8,9 @@
 static mn_simd_level cpu_level(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c"))
+        __builtin_cpu_supports("avx512vl") && mn_cpu_has_f16c())
         return MN_SIMD_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) return MN_SIMD_AVX2;
+    if (__builtin_cpu_supports("avx2") && mn_cpu_has_f16c()) return MN_SIMD_AVX2;
 #endif
     return MN_SIMD_SCALAR;
 }

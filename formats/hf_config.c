@@ -2,6 +2,7 @@
 
 #include <cjson/cJSON.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,7 +129,11 @@ int mn_hf_config_read(const char *path, mn_hf_config *c) {
         return mn_fail("%s: num_attention_heads %d is not a multiple of num_key_value_heads %d", path,
                        c->num_attention_heads, c->num_key_value_heads);
     if (c->head_dim % 2) return mn_fail("%s: head_dim %d is odd; rotary embeddings need pairs", path, c->head_dim);
-    if (!(c->rms_norm_eps > 0) || !(c->rope_theta > 0)) return mn_fail("%s: rms_norm_eps and rope_theta must be positive", path);
+    /* 1e999 parses as infinity, which no checkpoint means and JSON cannot write back */
+    if (!(c->rms_norm_eps > 0) || !(c->rope_theta > 0) || !isfinite(c->rms_norm_eps) || !isfinite(c->rope_theta))
+        return mn_fail("%s: rms_norm_eps and rope_theta must be positive and finite", path);
+    if (!isfinite(c->rope_factor) || !isfinite(c->rope_low_freq_factor) || !isfinite(c->rope_high_freq_factor))
+        return mn_fail("%s: rope_scaling factors must be finite", path);
     return 0;
 }
 

@@ -108,6 +108,14 @@ static int copy_into(const char *src_dir, const char *name, mn_out_dir *d) {
     return rc;
 }
 
+static bool has_vocabulary_file(const char *dir) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tokenizer.model", dir);
+    if (mn_file_exists(path)) return true;
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    return mn_file_exists(path);
+}
+
 int mn_model_write_hf(const mn_model *m, const char *dir, mn_dtype type) {
     if (type != MN_F16 && type != MN_BF16 && type != MN_F32)
         return mn_fail("%s: Hugging Face output is f16, bf16 or f32, not %s", dir, mn_dtype_name(type));
@@ -129,14 +137,12 @@ int mn_model_write_hf(const mn_model *m, const char *dir, mn_dtype type) {
     s.declare = 0;
     if (rc == 0) rc = mn_model_for_each_tensor(m, visit, &s);
     if (rc == 0) rc = mn_st_finish(s.w);
-    if (rc == 0) {
-        if (m->source == MN_SOURCE_HF) {
-            for (size_t i = 0; i < sizeof tokenizer_files / sizeof tokenizer_files[0] && rc == 0; i++)
-                rc = copy_into(m->path, tokenizer_files[i], d);
-        } else if (m->tok) {
-            rc = (path = mn_out_dir_file(d, "tokenizer.gguf")) ? mn_tokenizer_save_gguf(m->tok, path) : -1;
-        }
-    }
+    if (rc == 0 && m->source == MN_SOURCE_HF)
+        for (size_t i = 0; i < sizeof tokenizer_files / sizeof tokenizer_files[0] && rc == 0; i++)
+            rc = copy_into(m->path, tokenizer_files[i], d);
+    /* other sources, and Hugging Face directories whose vocabulary came from elsewhere (--tokenizer) */
+    if (rc == 0 && m->tok && !(m->source == MN_SOURCE_HF && has_vocabulary_file(m->path)))
+        rc = (path = mn_out_dir_file(d, "tokenizer.gguf")) ? mn_tokenizer_save_gguf(m->tok, path) : -1;
     mn_st_writer_free(s.w);
     free(s.rows);
     free(s.encoded);

@@ -1,6 +1,7 @@
 /* Building an mn_model from the three checkpoint kinds. Each loader fills the hyperparameters,
  * then one shared binder looks every tensor up by name and checks type and shape. */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,16 +88,30 @@ static int bind(const mn_model *m, const backing *b, mn_weight_role role, int la
     return 0;
 }
 
+static uint64_t backing_tensors(const backing *b) {
+    switch (b->kind) {
+    case MN_SOURCE_HF: return (uint64_t)b->st.n_tensors;
+    case MN_SOURCE_GGUF: return b->gguf.n_tensors;
+    case MN_SOURCE_LLAMA2C: return (uint64_t)b->l2c.n_tensors;
+    }
+    return 0;
+}
+
 static int bind_all(mn_model *m, const backing *b) {
     const mn_hparams *hp = &m->hp;
-    m->layers = calloc((size_t)hp->n_layers, sizeof *m->layers);
-    if (!m->layers) return mn_fail("%s: out of memory", m->path);
     if (bind(m, b, MN_W_TOKEN_EMBD, -1, true, &m->tok_embd) || bind(m, b, MN_W_OUTPUT_NORM, -1, true, &m->output_norm) ||
         bind(m, b, MN_W_OUTPUT, -1, false, &m->output))
         return -1;
     if (!m->output.data) m->hp.tied_embeddings = true;
     if (m->hp.tied_embeddings) m->output = m->tok_embd;
     if (b->kind == MN_SOURCE_GGUF && bind(m, b, MN_W_ROPE_FREQS, -1, false, &m->rope_freqs)) return -1;
+    /* Every layer has tensors of its own, so a header claiming more layers than the file has
+     * tensors is corrupt; caught before the count sizes an allocation. */
+    if ((uint64_t)hp->n_layers > backing_tensors(b))
+        return mn_fail("%s: %d layers, but the checkpoint holds only %llu tensors", m->path, hp->n_layers,
+                       (unsigned long long)backing_tensors(b));
+    m->layers = calloc((size_t)hp->n_layers, sizeof *m->layers);
+    if (!m->layers) return mn_fail("%s: out of memory", m->path);
     bool phi3 = hp->arch == MN_ARCH_PHI3;
     for (int l = 0; l < hp->n_layers; l++) {
         mn_tensor *w = m->layers[l].w;
@@ -127,8 +142,12 @@ static int check_hparams(const mn_model *m) {
         return mn_fail("%s: %d attention heads do not divide into %d key/value heads", m->path, hp->n_heads,
                        hp->n_kv_heads);
     if (hp->head_dim % 2) return mn_fail("%s: head dimension %d is odd", m->path, hp->head_dim);
-    if (!(hp->norm_eps > 0) || !(hp->rope_theta > 0))
-        return mn_fail("%s: norm epsilon and rope theta must be positive", m->path);
+    /* isfinite too: an infinite epsilon or base (a double too large for float) gives NaN. */
+    if (!(hp->norm_eps > 0) || !(hp->rope_theta > 0) || !isfinite(hp->norm_eps) || !isfinite(hp->rope_theta))
+        return mn_fail("%s: norm epsilon and rope theta must be positive and finite", m->path);
+    if (hp->rope_scaling[0] && (!(hp->rope_factor > 0) || !isfinite(hp->rope_factor) ||
+                                !isfinite(hp->rope_low_freq_factor) || !isfinite(hp->rope_high_freq_factor)))
+        return mn_fail("%s: rope scaling factors must be positive and finite", m->path);
     return 0;
 }
 
@@ -168,6 +187,7 @@ static int load_hf(mn_model *m, backing *b, const char *dir) {
     char embd_name[64];
     mn_hf_tensor_name(MN_W_TOKEN_EMBD, -1, embd_name, sizeof embd_name);
     const mn_tensor *embd = mn_safetensors_find(&b->st, embd_name);
+    if (embd && embd->ne[1] > INT_MAX) return mn_fail("%s: %s has %lld rows", m->path, embd_name, (long long)embd->ne[1]);
     hp->n_vocab = embd ? (int)embd->ne[1] : c.vocab_size;
     return 0;
 }
@@ -202,10 +222,14 @@ static int gguf_float(const mn_model *m, const mn_gguf *g, const char *arch, con
     return 0;
 }
 
+/* Provenance keys kept at most: each lookup below scans every key, so a file with a million
+ * general.* keys would otherwise cost 10^12 comparisons. Real files have a few dozen. */
+#define MAX_META 256
+
 static void keep_metadata(mn_model *m, const mn_gguf *g) {
-    m->meta = calloc(g->n_kv ? g->n_kv : 1, sizeof *m->meta);
+    m->meta = calloc(MAX_META, sizeof *m->meta);
     if (!m->meta) return;
-    for (uint64_t i = 0; i < g->n_kv; i++) {
+    for (uint64_t i = 0; i < g->n_kv && m->n_meta < MAX_META; i++) {
         const mn_gguf_kv *kv = &g->kv[i];
         if (strncmp(kv->key, "general.", 8) && strncmp(kv->key, "minnow.", 7)) continue;
         mn_meta *e = &m->meta[m->n_meta];
@@ -267,6 +291,7 @@ static int load_gguf(mn_model *m, backing *b) {
     if (rc != 0) return -1;
     const mn_tensor *embd = mn_gguf_tensor(g, "token_embd.weight");
     if (!embd) return mn_fail("%s: missing tensor token_embd.weight", m->path);
+    if (embd->ne[1] > INT_MAX) return mn_fail("%s: token_embd.weight has %lld rows", m->path, (long long)embd->ne[1]);
     hp->n_vocab = (int)embd->ne[1];
     keep_metadata(m, g);
     return 0;
@@ -361,7 +386,8 @@ mn_model *mn_model_load(const char *path, const mn_load_options *opt) {
         rc = load_hf(m, b, hf_dir);
     } else if (!mn_file_exists(path)) {
         rc = mn_fail("%s: no such file or directory", path);
-    } else if (mn_gguf_sniff(path)) {
+    } else if (mn_gguf_sniff(path) || (strlen(path) > 5 && !strcmp(path + strlen(path) - 5, ".gguf"))) {
+        /* by name too, so a .gguf with a broken magic is reported as a broken GGUF */
         m->source = MN_SOURCE_GGUF;
         rc = load_gguf(m, b);
     } else {
@@ -420,7 +446,7 @@ mn_model *mn_model_derive(const mn_model *src) {
     m->meta = calloc((size_t)(src->n_meta ? src->n_meta : 1), sizeof *m->meta);
     if (!m->layers || !m->meta) goto oom;
     memcpy(m->layers, src->layers, (size_t)src->hp.n_layers * sizeof *m->layers);
-    memcpy(m->meta, src->meta, (size_t)src->n_meta * sizeof *m->meta);
+    if (src->n_meta) memcpy(m->meta, src->meta, (size_t)src->n_meta * sizeof *m->meta); /* meta is NULL when empty */
     return m;
 oom:
     mn_model_free(m);

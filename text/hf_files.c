@@ -61,6 +61,17 @@ bool mn_hf_looks_special(const char *t) {
            starts_ends(t, "<|", "|>") || starts_ends(t, "<｜", "｜>") || starts_ends(t, "<unused", ">");
 }
 
+/* Fillers allowed beyond the defined tokens: as many as there are defined ones, and at least this many. */
+#define MIN_FILLERS 65536
+
+int mn_hf_check_fillers(int32_t n, int32_t defined, const char *source) {
+    int32_t allowed = defined > MIN_FILLERS ? defined : MIN_FILLERS;
+    if (n > defined && n - defined > allowed)
+        return mn_fail("%s: token ids up to %d but only %d tokens defined (a corrupt id or vocab_size)", source,
+                       (int)n - 1, (int)defined);
+    return 0;
+}
+
 bool mn_hf_token_id(const cJSON *item, int32_t *id) {
     if (!cJSON_IsNumber(item) || item->valuedouble < 0 || item->valuedouble >= MN_MAX_TOKENS ||
         item->valuedouble != (double)item->valueint)

@@ -22,6 +22,12 @@ bool mn_hf_looks_special(const char *token);
 /* config.json's vocab_size (the converter pads or trims the vocabulary to it), or 0. */
 int mn_hf_config_vocab_size(const cJSON *config);
 
+/* Fails (naming source) when a vocabulary of n ids, `defined` of them given by the files, would
+ * be mostly filler tokens: ids past the defined ones are filled as llama.cpp's converter fills
+ * them (config.json's vocab_size pads a few hundred), but a corrupt id or vocab_size in a
+ * small file must not cost gigabytes of fillers. */
+int mn_hf_check_fillers(int32_t n, int32_t defined, const char *source);
+
 /* A JSON number that is a token id (integral, 0 <= id < MN_MAX_TOKENS). */
 bool mn_hf_token_id(const cJSON *item, int32_t *id);
 

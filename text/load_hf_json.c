@@ -20,6 +20,7 @@ typedef struct {
     int32_t n;      /* ids 0..n-1 seen in vocab or added tokens */
     int32_t n_base; /* entries in model.vocab */
     int32_t max_base; /* highest id in model.vocab */
+    int32_t n_defined; /* entries in model.vocab and added_tokens */
 } json_vocab;
 
 /* Collects model.vocab and added_tokens by id; the added tokens' text wins, as in the
@@ -36,13 +37,17 @@ static int index_tokens(json_vocab *j) {
         if (id > j->max_base) j->max_base = id;
         j->n_base++;
     }
+    int32_t n_added = 0;
     cJSON_ArrayForEach(e, added) {
         if (!mn_hf_token_id(cJSON_GetObjectItemCaseSensitive(e, "id"), &id) ||
             !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "content")))
             return mn_fail("%s: an added_tokens entry has no valid id or content", j->path);
         if (id >= n) n = id + 1;
+        n_added++;
     }
     if (n == 0) return mn_fail("%s: empty vocabulary", j->path);
+    if (mn_hf_check_fillers(n, j->n_base + n_added, j->path)) return -1;
+    j->n_defined = j->n_base + n_added;
     j->n = n;
     j->text = calloc((size_t)n, sizeof *j->text);
     j->added = calloc((size_t)n, sizeof *j->added);
@@ -258,6 +263,7 @@ static int build_bpe(mn_vocab *v, const json_vocab *j) {
     int32_t n = mn_hf_config_vocab_size(j->config);
     if (n && n < j->n) return mn_fail("%s: token id %d is beyond config.json's vocab_size %d", j->path, (int)j->n - 1, (int)n);
     if (n < j->n) n = j->n;
+    if (mn_hf_check_fillers(n, j->n_defined, j->path)) return -1;
     if (mn_vocab_alloc(v, MN_VOCAB_BPE, n, j->path)) return -1;
     snprintf(v->pre, sizeof v->pre, "%s", pre);
     for (int32_t i = 0; i < n; i++) {

@@ -77,6 +77,11 @@ mn_tokenizer *mn_tokenizer_from_llama2c(const char *path, int32_t n_vocab) {
         mn_fail("%s: vocabulary size %d is out of range", path, (int)n_vocab);
         goto done;
     }
+    /* Each token takes at least 8 bytes: refuse before allocating for a count the file cannot hold. */
+    if ((size_t)n_vocab > (f.size - 4) / 8) {
+        mn_fail("%s: holds fewer than the %d tokens the model needs", path, (int)n_vocab);
+        goto done;
+    }
     if (n_vocab == 0) {
         int rc;
         while ((rc = next_entry(&b, path, n, &score, &text, &len)) == 0) n++;

@@ -210,7 +210,9 @@ static int apply_tokenizer_json_added(mn_vocab *v, const cJSON *tokenizer, const
 
 static int build_vocab(mn_vocab *v, const sp_model *m, const cJSON *config, const char *path) {
     int32_t n = mn_hf_config_vocab_size(config);
-    if (n == 0) n = m->n > MN_MAX_TOKENS ? MN_MAX_TOKENS : (int32_t)m->n;
+    int32_t pieces = m->n > MN_MAX_TOKENS ? MN_MAX_TOKENS : (int32_t)m->n;
+    if (n == 0) n = pieces;
+    if (mn_hf_check_fillers(n, pieces, path)) return -1;
     if (mn_vocab_alloc(v, MN_VOCAB_SPM, n, path)) return -1;
     for (int32_t i = 0; i < n; i++) {
         if ((size_t)i < m->n) {

@@ -375,6 +375,10 @@ START_TEST(dtype_table) {
     ck_assert_int_eq(mn_dtype_from_name("q9_k", &t), -1);
     ck_assert_int_eq(mn_dtype_from_name("", &t), -1);
     ck_assert(!mn_has_error());
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    /* CPUID agrees with gcc's own feature test (clang 14 has none for F16C) */
+    ck_assert_int_eq(mn_cpu_has_f16c(), __builtin_cpu_supports("f16c") != 0);
+#endif
 }
 END_TEST
 
@@ -833,6 +837,50 @@ START_TEST(mapped_file_cases) {
 }
 END_TEST
 
+/* Outputs never replace an input that is mapped right now: the file itself, a link to it, or
+ * (for output directories) the directory holding it; once unmapped, the path is free again. */
+START_TEST(out_refuses_mapped_inputs) {
+    char dir[256], sub[512], path[512], other[512];
+    make_dir(dir, sizeof dir);
+    path_in(sub, sizeof sub, dir, "model");
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    path_in(path, sizeof path, sub, "weights.bin");
+    spit(path, "weights", 7);
+    path_in(other, sizeof other, dir, "link.bin");
+    ck_assert_int_eq(symlink(path, other), 0);
+    mn_mapped_file m;
+    ck_assert_int_eq(mn_map_file(path, &m), 0);
+    ck_assert(mn_is_mapped_input(path) && mn_is_mapped_input(other) && mn_dir_holds_mapped_input(sub));
+    ck_assert(!mn_dir_holds_mapped_input(dir) && !mn_is_mapped_input(sub));
+    const char *targets[] = {path, other};
+    for (int i = 0; i < 2; i++) {
+        mn_clear_error();
+        ck_assert_ptr_null(mn_out_open(targets[i]));
+        ck_assert_ptr_nonnull(strstr(mn_last_error(), "refusing to overwrite an input file"));
+        ck_assert_ptr_nonnull(strstr(mn_last_error(), targets[i]));
+    }
+    mn_clear_error();
+    ck_assert_ptr_null(mn_out_dir_open(sub));
+    ck_assert_ptr_nonnull(strstr(mn_last_error(), "holding an input file"));
+    mn_clear_error();
+    /* mn_read_file maps only while it reads */
+    char *text = mn_read_file(other, NULL);
+    ck_assert_ptr_nonnull(text);
+    free(text);
+    ck_assert(mn_is_mapped_input(path));
+    mn_unmap_file(&m);
+    ck_assert(!mn_is_mapped_input(path) && !mn_dir_holds_mapped_input(sub));
+    ck_assert_int_eq(mn_out_write_whole(path, "new", 3), 0);
+    mn_out_dir *d = mn_out_dir_open(sub);
+    ck_assert_ptr_nonnull(d);
+    mn_out_dir_abort(d);
+    int temps;
+    ck_assert_int_eq(count_entries(sub, &temps), 1);
+    ck_assert_int_eq(temps, 0);
+    ck_assert(!mn_has_error());
+}
+END_TEST
+
 START_TEST(names_duplicates) {
     const char *none[] = {"b", "a", "c", "ab", "ba"};
     ck_assert_ptr_null(mn_first_duplicate_name(none, 5));
@@ -1057,8 +1105,11 @@ START_TEST(progress_bar_on_a_terminal) {
     dup2(saved, STDERR_FILENO);
     close(saved);
     close(slave);
+    /* The bar and the final line may arrive in separate reads; with every slave descriptor
+     * closed, read fails (EIO) once all of it is in. */
     char out[4096];
-    ssize_t n = read(master, out, sizeof out - 1);
+    ssize_t n = 0, r;
+    while (n < (ssize_t)sizeof out - 1 && (r = read(master, out + n, sizeof out - 1 - (size_t)n)) > 0) n += r;
     close(master);
     ck_assert(tty);
     ck_assert_int_gt(n, 0);
@@ -1101,6 +1152,7 @@ static Suite *make_suite(void) {
     tcase_add_test(tc, out_dir_commit_abort_replace);
     tcase_add_test(tc, out_sigterm_cleans_up);
     tcase_add_test(tc, mapped_file_cases);
+    tcase_add_test(tc, out_refuses_mapped_inputs);
     tcase_add_test(tc, progress_plain_lines_off_a_terminal);
     tcase_add_test(tc, progress_bar_on_a_terminal);
     suite_add_tcase(s, tc);

@@ -1598,6 +1598,12 @@ START_TEST(hf_config_invalid) {
         {"{" BASE_CONFIG ", \"rms_norm_eps\": \"1e-5\"}", "rms_norm_eps"},
         {"{" BASE_CONFIG ", \"rms_norm_eps\": 0}", "rms_norm_eps"},
         {"{" BASE_CONFIG ", \"rope_theta\": -10000}", "rope_theta"},
+        /* infinities parse (1e999) but mean nothing and cannot be written back as JSON */
+        {"{" BASE_CONFIG ", \"rms_norm_eps\": 1e999}", "rms_norm_eps"},
+        {"{" BASE_CONFIG ", \"rope_theta\": 1e999}", "rope_theta"},
+        {"{" BASE_CONFIG ", \"rope_scaling\": {\"type\": \"linear\", \"factor\": 1e999}}", "rope_scaling"},
+        {"{" BASE_CONFIG ", \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8, \"high_freq_factor\": 1e999}}",
+         "rope_scaling"},
         {"{" BASE_CONFIG ", \"bos_token_id\": \"1\"}", "bos_token_id"},
         {"{" BASE_CONFIG ", \"eos_token_id\": -2}", "eos_token_id"},
         {"{" BASE_CONFIG ", \"eos_token_id\": 1.5}", "eos_token_id"},
