@@ -9,9 +9,11 @@ int cmd_info(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
+int cmd_distill(int argc, char **argv);
 
 /* Loads MODEL with an optional tokenizer override, reporting errors; NULL on failure. */
 mn_model *cli_load_model(const char *path, const char *tokenizer_path);

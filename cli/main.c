@@ -18,9 +18,11 @@ static const command commands[] = {
     {"eval", cmd_eval, "perplexity of a model on a text, as llama.cpp's llama-perplexity computes it"},
     {"convert", cmd_convert, "write a model as a GGUF file (f32, f16 or bf16) that llama.cpp loads"},
     {"tokenize", cmd_tokenize, "print the token ids of a text, one per line"},
+    {"prune", cmd_prune, "remove FFN channels, heads, hidden channels or layers by importance (Minitron-style)"},
     {"quantize", cmd_quantize, "quantize a model to GGUF block types (rtn, imatrix, gptq, awq), with calibration"},
     {"compare", cmd_compare, "quantize to several types and compare size, perplexity and divergence in one table"},
     {"gate", cmd_gate, "CI gate: exit 3 when a candidate loses too much perplexity, divergence or top-1"},
+    {"distill", cmd_distill, "win a pruned student's quality back from a teacher's logits (KL, AdamW, resumable)"},
 };
 
 static void usage(FILE *out) {
