@@ -1,7 +1,8 @@
 #!/bin/sh
 # make bench: throughput and peak memory, side by side with llama.cpp where both do the same job
 # (same model file, text, context and thread count), as ratios. Numbers, not pass/fail.
-# Usage: tests/bench/run.sh BUILD_DIR DATA_DIR   (BENCH_THREADS, BENCH_SKIP="gptq distill" to trim)
+# Usage: tests/bench/run.sh BUILD_DIR DATA_DIR   (BENCH_THREADS; BENCH_SKIP="ppl eval quantize gptq distill prune"
+# names sections to leave out)
 set -eu
 BUILD=$(cd "$1" && pwd)
 DATA=$(cd "$2" && pwd)
@@ -34,13 +35,15 @@ ppl_pair() {
 
 echo "minnow bench: $THREADS threads, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 
-header "perplexity throughput, tokens/s (21M, ctx 512)"
-"$MINNOW" convert "$M21" -o "$WORK/m21-f16.gguf" --type f16 -q
-ppl_pair "f16 (minnow: HF checkpoint)" "$M21" "$WORK/m21-f16.gguf"
-for type in f16 q8_0 q6_k q5_k_m q5_k q5_1 q5_0 q4_k_m q4_k q4_1 q4_0 q3_k q2_k; do
-    [ "$type" = f16 ] || "$MINNOW" quantize "$M21" -o "$WORK/m21-$type.gguf" -t "$type" -q >/dev/null
-    ppl_pair "$type GGUF (same file)" "$WORK/m21-$type.gguf" "$WORK/m21-$type.gguf"
-done
+if ! skip ppl; then
+    header "perplexity throughput, tokens/s (21M, ctx 512)"
+    "$MINNOW" convert "$M21" -o "$WORK/m21-f16.gguf" --type f16 -q
+    ppl_pair "f16 (minnow: HF checkpoint)" "$M21" "$WORK/m21-f16.gguf"
+    for type in f16 q8_0 q6_k q5_k_m q5_k q5_1 q5_0 q4_k_m q4_k q4_1 q4_0 q3_k q2_k; do
+        [ "$type" = f16 ] || "$MINNOW" quantize "$M21" -o "$WORK/m21-$type.gguf" -t "$type" -q >/dev/null
+        ppl_pair "$type GGUF (same file)" "$WORK/m21-$type.gguf" "$WORK/m21-$type.gguf"
+    done
+fi
 
 TL=$WORK/tinyllama-1.1b
 if [ ! -f "$TL/config.json" ]; then
@@ -49,23 +52,27 @@ if [ ! -f "$TL/config.json" ]; then
 fi
 [ -f "$WORK/tinyllama-f16.gguf" ] || "$MINNOW" convert "$TL" -o "$WORK/tinyllama-f16.gguf" -q
 
-header "TinyLlama-1.1B-size F16 (synthetic), eval ctx 512 x 2"
-"$MINNOW" eval "$TL" --text "$HELD" --ctx 512 --chunks 2 --threads "$THREADS" --json -q >"$WORK/mn.json"
-"$PEER" ppl "$WORK/tinyllama-f16.gguf" "$HELD" --ctx 512 --chunks 2 --threads "$THREADS" >"$WORK/peer.json"
-a=$(j "$WORK/mn.json" peak_rss_bytes) b=$(j "$WORK/peer.json" peak_rss_bytes)
-row "eval peak RSS, MB (goal < 3000)" "$(mb "$a")" "$(mb "$b")" "$(ratio "$a" "$b")"
-a=$(j "$WORK/mn.json" tokens_per_second) b=$(j "$WORK/peer.json" tokens_per_second)
-row "eval throughput, tokens/s" "$(printf %.0f "$a")" "$(printf %.0f "$b")" "$(ratio "$a" "$b")"
+if ! skip eval; then
+    header "TinyLlama-1.1B-size F16 (synthetic), eval ctx 512 x 2"
+    "$MINNOW" eval "$TL" --text "$HELD" --ctx 512 --chunks 2 --threads "$THREADS" --json -q >"$WORK/mn.json"
+    "$PEER" ppl "$WORK/tinyllama-f16.gguf" "$HELD" --ctx 512 --chunks 2 --threads "$THREADS" >"$WORK/peer.json"
+    a=$(j "$WORK/mn.json" peak_rss_bytes) b=$(j "$WORK/peer.json" peak_rss_bytes)
+    row "eval peak RSS, MB (goal < 3000)" "$(mb "$a")" "$(mb "$b")" "$(ratio "$a" "$b")"
+    a=$(j "$WORK/mn.json" tokens_per_second) b=$(j "$WORK/peer.json" tokens_per_second)
+    row "eval throughput, tokens/s" "$(printf %.0f "$a")" "$(printf %.0f "$b")" "$(ratio "$a" "$b")"
+fi
 
-header "rtn quantize of the same F16 GGUF, seconds (1.1B)"
-for type in q4_k q8_0 q4_k_m; do
-    "$MINNOW" quantize "$WORK/tinyllama-f16.gguf" -o "$WORK/tl-$type.gguf" -t "$type" --threads "$THREADS" --json -q \
-        >"$WORK/mn.json"
-    "$PEER" quantize "$WORK/tinyllama-f16.gguf" "$WORK/tl-llama-$type.gguf" "$type" --threads "$THREADS" >"$WORK/peer.json"
-    a=$(j "$WORK/mn.json" seconds) b=$(j "$WORK/peer.json" seconds)
-    row "$type (ratio = llama.cpp time / minnow time)" "$(printf %.1f "$a")" "$(printf %.1f "$b")" "$(ratio "$b" "$a")"
-    rm -f "$WORK/tl-llama-$type.gguf"
-done
+if ! skip quantize; then
+    header "rtn quantize of the same F16 GGUF, seconds (1.1B)"
+    for type in q8_0 q6_k q4_k_m; do
+        "$MINNOW" quantize "$WORK/tinyllama-f16.gguf" -o "$WORK/tl-$type.gguf" -t "$type" --threads "$THREADS" --json -q \
+            >"$WORK/mn.json"
+        "$PEER" quantize "$WORK/tinyllama-f16.gguf" "$WORK/tl-llama-$type.gguf" "$type" --threads "$THREADS" >"$WORK/peer.json"
+        a=$(j "$WORK/mn.json" seconds) b=$(j "$WORK/peer.json" seconds)
+        row "$type (ratio = llama.cpp time / minnow time)" "$(printf %.1f "$a")" "$(printf %.1f "$b")" "$(ratio "$b" "$a")"
+        rm -f "$WORK/tl-llama-$type.gguf"
+    done
+fi
 
 if ! skip gptq; then
     header "gptq q4_k_m of the 1.1B-size checkpoint (16384 calibration tokens)"
