@@ -84,6 +84,9 @@ static double label_y(const label_box *placed, int n, double px, double py, size
     return py - 6;
 }
 
+/* A tick's value as printed: stepping by a float step lands a hair off zero ("-0", "1e-17"). */
+static double tick_label(double v, double step) { return fabs(v) < step * 1e-6 ? 0 : v; }
+
 int mn_chart_write_svg(const char *path, const mn_chart_spec *spec, const mn_chart_series *series, int n_series) {
     label_box placed[MAX_LABELS];
     int n_placed = 0;
@@ -111,13 +114,17 @@ int mn_chart_write_svg(const char *path, const mn_chart_spec *spec, const mn_cha
             "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", WIDTH, HEIGHT);
     put(&t, "<text x=\"%d\" y=\"28\" font-size=\"16\" font-weight=\"bold\">", LEFT);
     put_escaped(&t, spec->title ? spec->title : "");
+    if (spec->subtitle) {
+        put(&t, "</text>\n<text x=\"%d\" y=\"44\" font-size=\"11\" fill=\"#444\">", LEFT);
+        put_escaped(&t, spec->subtitle);
+    }
     put(&t, "</text>\n<rect x=\"%d\" y=\"%d\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#444\"/>\n", LEFT,
         TOP, pw, ph);
     double xs = tick_step(x1 - x0);
     for (double v = ceil(x0 / xs) * xs; v <= x1; v += xs)
         put(&t, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#eee\"/><text x=\"%.1f\" y=\"%.0f\" "
                 "text-anchor=\"middle\">%g</text>\n",
-            PX(v), TOP, PX(v), TOP + ph, PX(v), TOP + ph + 18, v);
+            PX(v), TOP, PX(v), TOP + ph, PX(v), TOP + ph + 18, tick_label(v, xs));
     if (spec->log_y) {
         for (double e = floor(y0); e <= ceil(y1); e++)
             for (int k = 1; k <= 5; k += k == 1 ? 1 : 3) { /* 1, 2, 5 */
@@ -132,7 +139,7 @@ int mn_chart_write_svg(const char *path, const mn_chart_spec *spec, const mn_cha
         for (double v = ceil(y0 / ys) * ys; v <= y1; v += ys)
             put(&t, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#eee\"/><text x=\"%d\" y=\"%.1f\" "
                     "text-anchor=\"end\">%g</text>\n",
-                LEFT, PY(v), LEFT + pw, PY(v), LEFT - 6, PY(v) + 4, v);
+                LEFT, PY(v), LEFT + pw, PY(v), LEFT - 6, PY(v) + 4, tick_label(v, ys));
     }
     put(&t, "<text x=\"%.0f\" y=\"%d\" text-anchor=\"middle\">", LEFT + pw / 2, HEIGHT - 15);
     put_escaped(&t, spec->x_label ? spec->x_label : "");

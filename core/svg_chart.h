@@ -20,6 +20,7 @@ typedef struct {
 
 typedef struct {
     const char *title;
+    const char *subtitle; /* a smaller line under the title; NULL for none */
     const char *x_label, *y_label;
     bool log_y;
 } mn_chart_spec;

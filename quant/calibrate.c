@@ -49,7 +49,7 @@ void mn_calib_text_free(mn_calib_text *c) {
     memset(c, 0, sizeof *c);
 }
 
-static int group_of_tap(mn_tap_point p) {
+int mn_input_group_of_tap(mn_tap_point p) {
     switch (p) {
     case MN_TAP_ATTN_INPUT: return MN_IN_ATTN;
     case MN_TAP_ATTN_OUTPUT: return MN_IN_ATTN_O;
@@ -76,7 +76,7 @@ static void stats_tap(void *ctx, int layer, mn_tap_point point, const float *x, 
         s->head_tokens += rows;
         return;
     }
-    int g = group_of_tap(point);
+    int g = mn_input_group_of_tap(point);
     if (g < 0) return;
     accumulate(s->sum_sq[g] + (size_t)layer * s->width[g], s->sum_abs[g] + (size_t)layer * s->width[g], x, rows,
                cols, ld);

@@ -44,16 +44,6 @@ typedef struct {
     mn_layer view;
 } work_layer;
 
-static int tap_group(mn_tap_point p) {
-    switch (p) {
-    case MN_TAP_ATTN_INPUT: return MN_IN_ATTN;
-    case MN_TAP_ATTN_OUTPUT: return MN_IN_ATTN_O;
-    case MN_TAP_FFN_INPUT: return MN_IN_FFN;
-    case MN_TAP_FFN_HIDDEN: return MN_IN_DOWN;
-    default: return -1;
-    }
-}
-
 /* gram += x^T x (upper triangle), columns split into slabs of equal work over the threads. */
 static void accumulate_gram(float *gram, int width, const float *x, int rows, int ld) {
 #pragma omp parallel
@@ -69,7 +59,7 @@ static void accumulate_gram(float *gram, int width, const float *x, int rows, in
 
 static void walk_tap(void *ctx, int layer, mn_tap_point point, const float *x, int rows, int cols, int ld) {
     walk_acc *a = ctx;
-    int gi = tap_group(point);
+    int gi = mn_input_group_of_tap(point);
     if (gi < 0) return;
     group_acc *g = &a->g[gi];
     for (int r = 0; r < rows; r++) {

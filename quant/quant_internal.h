@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "model/forward.h"
 #include "model/model.h"
 #include "quant/quantize.h"
 
@@ -36,6 +37,8 @@ typedef enum {
 
 /* Group of a weight role; -1 for tensors without a linear input (norms, biases, embeddings). */
 int mn_input_group_of(mn_weight_role role);
+/* Group whose input a forward-pass tap point sees; -1 for the other taps. */
+int mn_input_group_of_tap(mn_tap_point p);
 
 /* Per-channel activation statistics over calibration text, for every linear input. */
 typedef struct {
