@@ -49,23 +49,26 @@ for f in "$vectors"/vec*; do
 done
 
 fail=0
-compare() { # NAME MINNOW_SOURCE LLAMA_GGUF [vectors]
-    total=0
-    n=0
-    for text in "$texts"/* ${4:+"$vectors"/*}; do
-        n=$((n + 1))
-        "$TOK" "$2" "$text" >"$TMP/mine" || { echo "FAIL $1: minnow cannot tokenize $(basename "$text")"; fail=1; return; }
-        "$PEER" tokenize "$3" --file "$text" >"$TMP/peer" 2>"$TMP/peer.err" ||
-            { echo "FAIL $1: llama-peer on $(basename "$text"): $(tail -n 1 "$TMP/peer.err")"; fail=1; return; }
-        if ! cmp -s "$TMP/mine" "$TMP/peer"; then
-            echo "FAIL $1: ids differ on $(basename "$text") (first difference, line: minnow | llama.cpp):"
-            diff "$TMP/mine" "$TMP/peer" | head -n 6
-            fail=1
-            return
-        fi
-        total=$((total + $(wc -l <"$TMP/mine")))
-    done
-    echo "ok   $1: $total ids identical over $n texts"
+# compare NAME MINNOW_SOURCE LLAMA_GGUF [vectors]: one process per engine tokenizes every text
+# (a line "--" after each), so the vocabulary loads once
+compare() {
+    ls "$texts"/* ${4:+"$vectors"/*} >"$TMP/list"
+    "$TOK" "$2" --list "$TMP/list" >"$TMP/mine" || { echo "FAIL $1: minnow cannot tokenize: $(tail -n 1 "$TMP/mine")"; fail=1; return; }
+    "$PEER" tokenize "$3" --file-list "$TMP/list" >"$TMP/peer" 2>"$TMP/peer.err" ||
+        { echo "FAIL $1: llama-peer: $(tail -n 1 "$TMP/peer.err")"; fail=1; return; }
+    n=$(wc -l <"$TMP/list")
+    [ "$(grep -c '^--$' "$TMP/mine")" = "$n" ] && [ "$(grep -c '^--$' "$TMP/peer")" = "$n" ] ||
+        { echo "FAIL $1: not one id list per text"; fail=1; return; }
+    if ! cmp -s "$TMP/mine" "$TMP/peer"; then
+        # the text of the first difference: the separators before it
+        line=$(cmp "$TMP/mine" "$TMP/peer" | sed -n 's/.* line \([0-9]*\).*/\1/p')
+        k=$(head -n "$line" "$TMP/mine" | grep -c '^--$' || true)
+        echo "FAIL $1: ids differ on $(basename "$(sed -n "$((k + 1))p" "$TMP/list")") (minnow | llama.cpp):"
+        diff "$TMP/mine" "$TMP/peer" | head -n 6
+        fail=1
+        return
+    fi
+    echo "ok   $1: $(grep -vc '^--$' "$TMP/mine") ids identical over $n texts"
 }
 
 for name in llama3 qwen3 llama2; do

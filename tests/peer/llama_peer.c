@@ -159,7 +159,7 @@ static void json_num(const char *key, double v, bool last)
 typedef struct {
     const char *pos[3];
     int n_pos;
-    const char *file, *prompt, *ids, *out, *imatrix;
+    const char *file, *file_list, *prompt, *ids, *out, *imatrix;
     long threads, ctx, chunks, batch, n_predict, row_len;
     bool no_bos;
 } args;
@@ -172,6 +172,7 @@ static const struct {
     size_t offset;
 } k_options[] = {
     {"--file", OPT_STR, offsetof(args, file)},
+    {"--file-list", OPT_STR, offsetof(args, file_list)},
     {"--prompt", OPT_STR, offsetof(args, prompt)},
     {"--ids", OPT_STR, offsetof(args, ids)},
     {"-o", OPT_STR, offsetof(args, out)},
@@ -422,21 +423,45 @@ static int argmax(const float *v, int n)
  * tokenize
  * ------------------------------------------------------------------------------------- */
 
-static int cmd_tokenize(int argc, char **argv)
+/* Prints the ids of one text, then (in a list) a line "--". */
+static void print_ids(const struct llama_vocab *vocab, const char *text, size_t len, bool add_bos, bool separator)
 {
-    args a = parse_args(argc, argv, "--file --prompt --no-bos", 1, "MODEL.gguf (--file F | --prompt S)");
-    if (!a.file == !a.prompt)
-        die("give exactly one of --file and --prompt");
-    size_t len = a.prompt ? strlen(a.prompt) : 0;
-    char *text = a.file ? read_text(a.file, &len) : NULL;
-    struct llama_model *model = load_model(a.pos[0], true);
     int n;
     /* llama-perplexity: add_special = true (BOS when the vocab adds it), parse_special = false. */
-    llama_token *toks = tokenize(llama_model_get_vocab(model), text ? text : a.prompt, len, !a.no_bos, false, &n);
+    llama_token *toks = tokenize(vocab, text, len, add_bos, false, &n);
     for (int i = 0; i < n; i++)
         printf("%d\n", toks[i]);
+    if (separator)
+        printf("--\n");
     free(toks);
-    free(text);
+}
+
+static int cmd_tokenize(int argc, char **argv)
+{
+    args a = parse_args(argc, argv, "--file --file-list --prompt --no-bos", 1,
+                        "MODEL.gguf (--file F | --file-list LIST | --prompt S)");
+    if ((a.file != NULL) + (a.prompt != NULL) + (a.file_list != NULL) != 1)
+        die("give exactly one of --file, --file-list and --prompt");
+    struct llama_model *model = load_model(a.pos[0], true);
+    const struct llama_vocab *vocab = llama_model_get_vocab(model);
+    if (a.prompt) {
+        print_ids(vocab, a.prompt, strlen(a.prompt), !a.no_bos, false);
+    } else if (a.file) {
+        size_t len;
+        char *text = read_text(a.file, &len);
+        print_ids(vocab, text, len, !a.no_bos, false);
+        free(text);
+    } else { /* one path per line: many texts for one vocabulary load */
+        size_t list_len;
+        char *list = read_file(a.file_list, &list_len);
+        for (char *line = strtok(list, "\n"); line; line = strtok(NULL, "\n")) {
+            size_t len;
+            char *text = read_text(line, &len);
+            print_ids(vocab, text, len, !a.no_bos, true);
+            free(text);
+        }
+        free(list);
+    }
     llama_model_free(model);
     return 0;
 }
@@ -1361,7 +1386,7 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *usage;
 } k_commands[] = {
-    {"tokenize", cmd_tokenize, "MODEL.gguf (--file F | --prompt S) [--no-bos]      token ids, one per line"},
+    {"tokenize", cmd_tokenize, "MODEL.gguf (--file F | --file-list L | --prompt S) [--no-bos]  token ids, one per line"},
     {"logits", cmd_logits, "MODEL.gguf --ids 1,2,3 [--threads N] -o OUT.f32   n_tokens x n_vocab float32 rows"},
     {"ppl", cmd_ppl, "MODEL.gguf FILE [--ctx 512] [--chunks N] [--threads N] [--batch 2048]"},
     {"kld", cmd_kld, "BASE.gguf CAND.gguf FILE [--ctx 512] [--chunks N] [--threads N]"},
