@@ -8,12 +8,12 @@
  * report); query heads stay the same number in every KV group.
  *
  * Importance (see docs/prune.md for the exact formulas):
- *   activation: mean |x| over the tokens of each calibration sequence, L2 norm over sequences
- *     (Minitron's "mean over sequence, L2 over batch"), of the FFN channel's down-projection
- *     input, of each head's attention output vector (its L2 norm per token), and of each
- *     hidden channel at every RMSNorm output (summed over the norms); layers by block
- *     influence 1 - cos(input, output) or, optionally, by the calibration loss when the
- *     layer alone is skipped.
+ *   activation: the root mean square over all calibration tokens of what each structure
+ *     writes into the residual stream (an FFN channel: rms of its SwiGLU output times the norm
+ *     of its down-projection column; a head: its attention output through its o_proj columns;
+ *     a KV group: its heads together), and of each hidden channel at every RMSNorm output
+ *     (summed over the norms); layers by block influence 1 - cos(input, output) or,
+ *     optionally, by the calibration loss when the layer alone is skipped.
  *   magnitude: L2 norm of every weight a structure owns; random: seeded, deterministic. */
 #ifndef MN_PRUNE_PRUNE_H
 #define MN_PRUNE_PRUNE_H
