@@ -226,9 +226,13 @@ static int build_vocab(mn_vocab *v, const sp_model *m, const cJSON *config, cons
             v->scores[i] = -10000.0f;
         }
     }
-    const int32_t ids[] = {m->unk_id, m->bos_id, m->eos_id, m->pad_id};
+    /* An id the model disables (-1) or that lies outside the pieces is left out of the GGUF by
+     * llama.cpp's converter, and llama.cpp then uses its SentencePiece defaults (unknown 0, BOS
+     * 1, EOS 2); so does minnow, so both read the same checkpoint alike. */
+    const int32_t ids[] = {m->unk_id, m->bos_id, m->eos_id, m->pad_id}, defaults[] = {0, 1, 2, -1};
     int32_t *dst[] = {&v->unk_id, &v->bos_id, &v->eos_id, &v->pad_id};
-    for (int k = 0; k < 4; k++) *dst[k] = ids[k] >= 0 && ids[k] < n ? ids[k] : -1;
+    for (int k = 0; k < 4; k++)
+        *dst[k] = ids[k] >= 0 && ids[k] < n ? ids[k] : defaults[k] < n ? defaults[k] : -1;
     v->add_bos = true;
     v->add_eos = false;
     v->add_space_prefix = m->add_dummy_prefix;
