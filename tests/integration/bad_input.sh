@@ -6,20 +6,10 @@ TEXT=$M21/heldout.txt
 OUT=$TMP/out
 mkdir -p "$OUT"
 
-# expect CODE NEEDLE COMMAND...: exit code CODE, stderr of at most 3 lines containing NEEDLE,
-# and nothing left in $OUT
+# expect CODE NEEDLE COMMAND...: expect_fail (lib.sh), and nothing left in $OUT
 expect() {
-    code=$1 needle=$2
-    shift 2
-    set +e
-    "$@" >"$TMP/stdout" 2>"$TMP/stderr"
-    got=$?
-    set -e
-    [ "$got" = "$code" ] || fail "exit $got (wanted $code) from: $* -- $(cat "$TMP/stderr")"
-    [ "$(wc -l <"$TMP/stderr")" -le 3 ] || fail "more than 3 lines on stderr from: $*"
-    grep -qF -- "$needle" "$TMP/stderr" || fail "stderr of '$*' lacks '$needle': $(cat "$TMP/stderr")"
+    expect_fail "$@"
     [ -z "$(ls -A "$OUT")" ] || fail "output left behind by: $* -- $(ls -A "$OUT")"
-    echo "ok: $(head -c 150 "$TMP/stderr" | head -n 1)"
 }
 
 # a model directory around a given model.safetensors (config and tokenizer from the 21M model)

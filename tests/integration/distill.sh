@@ -52,20 +52,6 @@ wait_for() {
     done
 }
 
-# expect CODE NEEDLE COMMAND...: exit code CODE and at most 2 lines on stderr containing NEEDLE
-expect() {
-    code=$1 needle=$2
-    shift 2
-    set +e
-    "$@" >"$TMP/stdout" 2>"$TMP/stderr"
-    got=$?
-    set -e
-    [ "$got" = "$code" ] || fail "exit $got (wanted $code) from: $* -- $(cat "$TMP/stderr")"
-    [ "$(wc -l <"$TMP/stderr")" -le 2 ] || fail "more than 2 lines on stderr from: $* -- $(cat "$TMP/stderr")"
-    grep -qF -- "$needle" "$TMP/stderr" || fail "stderr of '$*' lacks '$needle': $(cat "$TMP/stderr")"
-    echo "ok: $(head -n 1 "$TMP/stderr" | cut -c 1-150)"
-}
-
 # --- Ctrl-C: the run saves a checkpoint and exits 130; --resume finishes on the same loss ---
 BACKGROUND=1 distill "$TMP/intr" --json >"$TMP/intr.json" 2>"$TMP/intr.err" &
 pid=$!
@@ -77,8 +63,8 @@ code=$?
 set -e
 [ "$code" = 130 ] || fail "interrupted run exited $code, wanted 130: $(cat "$TMP/intr.err")"
 grep -q "resume" "$TMP/intr.err" || fail "the interruption message does not say how to resume: $(cat "$TMP/intr.err")"
-expect 1 "pass --resume" distill "$TMP/intr"
-expect 1 "--lr 0.001, this run has 0.002" distill "$TMP/intr" --resume --lr 2e-3
+expect_fail 1 "pass --resume" distill "$TMP/intr"
+expect_fail 1 "--lr 0.001, this run has 0.002" distill "$TMP/intr" --resume --lr 2e-3
 distill "$TMP/intr" --resume --json >"$TMP/intr.json"
 [ "$(json "$TMP/intr.json" loss)" = "$last" ] || fail "resumed after Ctrl-C: loss $(json "$TMP/intr.json" loss), uninterrupted $last"
 echo "ok: Ctrl-C then --resume ends on the uninterrupted loss ($last)"
@@ -104,20 +90,20 @@ echo "ok: teacher cache built, reused, and trains bit for bit as the direct teac
 
 # --- bad input: one clear line, exit 1 (2 for usage), nothing written ---
 OUT=$TMP/bad
-expect 1 "different vocabularies" "$MINNOW" distill --teacher "$M21" --student "$DATA/stories260K/stories260K.bin" \
+expect_fail 1 "different vocabularies" "$MINNOW" distill --teacher "$M21" --student "$DATA/stories260K/stories260K.bin" \
     --data "$TMP/data.txt" -o "$OUT" --steps 2 -q
 [ ! -e "$OUT" ] || fail "vocabulary mismatch left $OUT"
 head -c 200 "$TMP/data.txt" >"$TMP/short.txt"
-expect 1 "one step takes" distill "$OUT" --data "$TMP/short.txt"
+expect_fail 1 "one step takes" distill "$OUT" --data "$TMP/short.txt"
 [ ! -e "$OUT" ] || fail "short data left $OUT"
-expect 1 "non-finite" distill "$OUT" --lr 1e4
+expect_fail 1 "non-finite" distill "$OUT" --lr 1e4
 [ ! -e "$OUT/config.json" ] && [ ! -e "$OUT/model.safetensors" ] || fail "a diverged run wrote a model"
 rm -rf "$OUT"
-expect 1 "no checkpoint to resume" distill "$TMP/c2" --resume
-expect 1 "--topk" distill "$OUT" --teacher-cache "$TMP/teacher.cache" --topk 8
+expect_fail 1 "no checkpoint to resume" distill "$TMP/c2" --resume
+expect_fail 1 "--topk" distill "$OUT" --teacher-cache "$TMP/teacher.cache" --topk 8
 [ ! -e "$OUT" ] || fail "a mismatched cache left $OUT"
-expect 1 "not a minnow teacher cache" distill "$OUT" --teacher-cache "$TMP/data.txt"
-expect 1 "is in it" distill "$TMP" # the output directory would swallow the data file
-expect 2 "not both" distill "$OUT" --minutes 1
-expect 2 "--alpha-ce" distill "$OUT" --alpha-ce 2
+expect_fail 1 "not a minnow teacher cache" distill "$OUT" --teacher-cache "$TMP/data.txt"
+expect_fail 1 "is in it" distill "$TMP" # the output directory would swallow the data file
+expect_fail 2 "not both" distill "$OUT" --minutes 1
+expect_fail 2 "--alpha-ce" distill "$OUT" --alpha-ce 2
 [ ! -e "$OUT" ] || fail "bad input left $OUT"

@@ -22,6 +22,21 @@ at_most() {
     echo "ok: $3: $1 <= $2"
 }
 
+# expect_fail CODE NEEDLE COMMAND...: COMMAND exits CODE, no signal, with at most 3 lines on
+# stderr (kept in $TMP/stderr) of which one contains NEEDLE
+expect_fail() {
+    code=$1 needle=$2
+    shift 2
+    set +e
+    "$@" >"$TMP/stdout" 2>"$TMP/stderr"
+    got=$?
+    set -e
+    [ "$got" = "$code" ] || fail "exit $got (wanted $code) from: $* -- $(head -c 400 "$TMP/stderr")"
+    [ "$(wc -l <"$TMP/stderr")" -le 3 ] || fail "more than 3 lines on stderr from: $* -- $(head -c 400 "$TMP/stderr")"
+    grep -qF -- "$needle" "$TMP/stderr" || fail "stderr of '$*' lacks '$needle': $(cat "$TMP/stderr")"
+    echo "ok: $(head -n 1 "$TMP/stderr" | cut -c 1-150)"
+}
+
 # ids_of MODEL FILE [N] -> first N token ids of FILE, comma separated
 ids_of() { "$MINNOW" tokenize "$1" --text "$2" | head -n "${3:-64}" | paste -sd, -; }
 

@@ -33,21 +33,6 @@ WRITERS="convert quantize"
 # a write under a 1000-block file-size limit
 limited_write() { (ulimit -f 1000 && "write_$1" "$M21" "$OUT/x.out"); }
 
-# expect_fail CODE NEEDLE COMMAND...: exit code CODE, at most 3 lines on stderr naming NEEDLE,
-# no signal
-expect_fail() {
-    code=$1 needle=$2
-    shift 2
-    set +e
-    "$@" >"$TMP/stdout" 2>"$TMP/stderr"
-    got=$?
-    set -e
-    [ "$got" = "$code" ] || fail "exit $got (wanted $code) from: $* -- $(head -c 400 "$TMP/stderr")"
-    [ "$(wc -l <"$TMP/stderr")" -le 3 ] || fail "more than 3 lines on stderr from: $*: $(head -c 400 "$TMP/stderr")"
-    grep -qF -- "$needle" "$TMP/stderr" || fail "stderr of '$*' lacks '$needle': $(cat "$TMP/stderr")"
-    echo "ok: $(head -n 1 "$TMP/stderr" | cut -c1-150)"
-}
-
 # only_files DIR NAME...: DIR holds exactly these names (no temporaries, no partial output)
 only_files() {
     dir=$1
