@@ -208,4 +208,32 @@ static inline void fz_check_gguf_round_trip(const mn_tokenizer *t) {
     mn_tokenizer_free(u);
 }
 
+/* Writes the n NUL-separated parts of data as the named scratch files; a part the input lacks
+ * removes its file. */
+static inline void fz_write_parts(const uint8_t *data, size_t size, const char *const *names, int n) {
+    for (int k = 0; k < n; k++) {
+        size_t len;
+        int present;
+        const uint8_t *p = size ? fz_part(data, size, k, n, &len, &present) : NULL;
+        if (p && present) fz_write(names[k], p, len);
+        else fz_remove(names[k]);
+    }
+}
+
+/* Loads the tokenizer in scratch file `name` (with whatever lies next to it) and holds it to
+ * every promise: a refusal says why, an accepted vocabulary encodes and survives a GGUF round
+ * trip. */
+static inline void fz_check_tokenizer_file(const char *name) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s", fz_path(name));
+    mn_tokenizer *t = mn_tokenizer_load(path);
+    if (!t) {
+        fz_check_failure_reported();
+        return;
+    }
+    fz_check_tokenizer(t);
+    fz_check_gguf_round_trip(t);
+    mn_tokenizer_free(t);
+}
+
 #endif
