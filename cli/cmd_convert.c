@@ -1,5 +1,3 @@
-#include <libgen.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,30 +41,6 @@ static int check_finite(void *ctx, const mn_export_tensor *t, mn_dtype type) {
     return rc;
 }
 
-/* The files besides the mapped weights (which core/out_file.c guards) that minnow reads next
- * to a model: -o naming one of them would replace it. */
-static bool replaces_model_file(const char *model, const char *out) {
-    static const char *const names[] = {"config.json",     "model.safetensors.index.json", "tokenizer.json",
-                                        "tokenizer.model", "tokenizer_config.json",        "added_tokens.json",
-                                        "tokenizer.gguf",  "tokenizer.bin"};
-    char copy[PATH_MAX], dir[PATH_MAX], path[PATH_MAX + 64];
-    snprintf(copy, sizeof copy, "%s", model);
-    snprintf(dir, sizeof dir, "%s", mn_is_directory(model) ? model : dirname(copy));
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (mn_same_file(path, out)) return true;
-    }
-    /* llama2.c's tok<vocab>.bin */
-    snprintf(copy, sizeof copy, "%s", out);
-    const char *base = basename(copy);
-    size_t n = strlen(base);
-    if (n > 7 && !strncmp(base, "tok", 3) && !strcmp(base + n - 4, ".bin")) {
-        snprintf(path, sizeof path, "%s/%s", dir, base);
-        return mn_same_file(path, out);
-    }
-    return false;
-}
-
 int cmd_convert(int argc, char **argv) {
     const char *out = NULL, *type_name = NULL, *tokenizer = NULL;
     bool quiet = false;
@@ -90,10 +64,7 @@ int cmd_convert(int argc, char **argv) {
     if (type_name && (mn_dtype_from_name(type_name, &cc.type) != 0 ||
                       (cc.type != MN_F32 && cc.type != MN_F16 && cc.type != MN_BF16)))
         return mn_usage_error(&spec, "--type must be f32, f16 or bf16 (use 'minnow quantize' for block types)");
-    if (mn_same_file(pos[0], out) || (tokenizer && mn_same_file(tokenizer, out)) || replaces_model_file(pos[0], out)) {
-        fprintf(stderr, "minnow: %s: refusing to overwrite an input file\n", out);
-        return MN_EXIT_ERROR;
-    }
+    if (cli_refuses_output(out, pos[0], 1, tokenizer)) return MN_EXIT_ERROR;
     mn_progress_set_enabled(!quiet);
     mn_model *m = cli_load_model(pos[0], tokenizer);
     if (!m) return MN_EXIT_ERROR;

@@ -50,10 +50,9 @@ int cmd_eval(int argc, char **argv) {
         mn_model_free(m);
         return MN_EXIT_ERROR;
     }
-    if (save_ref && (mn_same_file(save_ref, pos[0]) || (ref && mn_same_file(save_ref, ref)))) {
+    if (save_ref && cli_refuses_output(save_ref, pos[0], 1, ref)) {
         mn_model_free(m);
         mn_model_free(ref_model);
-        fprintf(stderr, "minnow: %s: refusing to overwrite an input file\n", save_ref);
         return MN_EXIT_ERROR;
     }
     mn_tokens text = {0};

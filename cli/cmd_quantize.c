@@ -45,10 +45,7 @@ int cmd_quantize(int argc, char **argv) {
     if (mn_quant_method_parse(method_name, &o.method) != 0)
         return mn_usage_error(&spec, "unknown method '%s' (rtn, imatrix, gptq, awq, awq+gptq)", method_name);
     if (calib_tokens < 0 || bpw < 0) return mn_usage_error(&spec, "--calib-tokens and --bpw must be positive");
-    if (mn_same_file(pos[0], out) || (calib && mn_same_file(calib, out))) {
-        fprintf(stderr, "minnow: %s: refusing to overwrite an input file\n", out);
-        return MN_EXIT_ERROR;
-    }
+    if (cli_refuses_output(out, pos[0], 2, calib, tokenizer)) return MN_EXIT_ERROR;
     mn_set_threads(threads);
     mn_progress_set_enabled(!quiet);
     mn_model *m = cli_load_model(pos[0], tokenizer);

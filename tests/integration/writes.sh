@@ -116,33 +116,36 @@ for w in $WRITERS; do
     interrupt TERM "$w"
 done
 
-# 5. never over an input (convert; the mapped-weights guard is shared by every writer)
+# 5. never over an input, for every writer: the checkpoint, a link to it, the tokenizer next to it,
+#    and the weights, config and tokenizer files of a Hugging Face directory
 m=$TMP/model
 mkdir -p "$m"
 cp "$S260/stories260K.bin" "$S260/tok512.bin" "$m/"
 cp "$m/stories260K.bin" "$TMP/copy.bin"
-for target in "$m/stories260K.bin" "$m/tok512.bin" "$m/../model/stories260K.bin"; do
-    sum=$(cksum <"$target")
-    expect_fail 1 "refusing to overwrite an input file" write_convert "$m/stories260K.bin" "$target"
-    [ "$(cksum <"$target")" = "$sum" ] || fail "convert modified its input $target"
-done
-expect_fail 1 "refusing to overwrite an input file" write_convert "$TMP/copy.bin" "$m/tok512.bin" --tokenizer "$m/tok512.bin"
 ln -s "$m/stories260K.bin" "$TMP/link.bin"
-expect_fail 1 "refusing to overwrite an input file" write_convert "$m/stories260K.bin" "$TMP/link.bin"
-[ -L "$TMP/link.bin" ] || fail "the symbolic link to the input was replaced"
 hf=$TMP/hf
 mkdir -p "$hf"
 cp "$M21/config.json" "$M21/tokenizer.model" "$M21/tokenizer_config.json" "$hf/"
 ln -s "$M21/model.safetensors" "$hf/model.safetensors"
-for name in model.safetensors config.json tokenizer.model tokenizer_config.json; do
-    sum=$(cksum <"$hf/$name")
-    expect_fail 1 "refusing to overwrite an input file" write_convert "$hf" "$hf/$name"
-    [ "$(cksum <"$hf/$name")" = "$sum" ] || fail "convert modified $name in its input directory"
+for w in $WRITERS; do
+    for target in "$m/stories260K.bin" "$m/tok512.bin" "$m/../model/stories260K.bin" "$TMP/link.bin"; do
+        sum=$(cksum <"$target")
+        expect_fail 1 "refusing to overwrite an input file" "write_$w" "$m/stories260K.bin" "$target"
+        [ "$(cksum <"$target")" = "$sum" ] || fail "$w modified its input $target"
+    done
+    expect_fail 1 "refusing to overwrite an input file" "write_$w" "$TMP/copy.bin" "$m/tok512.bin" --tokenizer "$m/tok512.bin"
+    [ -L "$TMP/link.bin" ] || fail "$w replaced the symbolic link to the input"
+    for name in model.safetensors config.json tokenizer.model tokenizer_config.json; do
+        sum=$(cksum <"$hf/$name")
+        expect_fail 1 "refusing to overwrite an input file" "write_$w" "$hf" "$hf/$name"
+        [ "$(cksum <"$hf/$name")" = "$sum" ] || fail "$w modified $name in its input directory"
+    done
+    only_files "$hf" config.json model.safetensors tokenizer.model tokenizer_config.json
+    [ -L "$hf/model.safetensors" ] || fail "$w replaced the link to the weights"
+    # writing a new file into the model directory is fine
+    "write_$w" "$S260/stories260K.bin" "$m/new.gguf"
+    [ -s "$m/new.gguf" ] || fail "$w into the model directory wrote nothing"
+    only_files "$m" stories260K.bin tok512.bin new.gguf
+    rm "$m/new.gguf"
+    echo "ok: $w: inputs are never written over; new files next to them are fine"
 done
-only_files "$hf" config.json model.safetensors tokenizer.model tokenizer_config.json
-[ -L "$hf/model.safetensors" ] || fail "the link to the weights was replaced"
-# writing a new file into the model directory is fine
-write_convert "$S260/stories260K.bin" "$m/new.gguf"
-[ -s "$m/new.gguf" ] || fail "convert into the model directory wrote nothing"
-only_files "$m" stories260K.bin tok512.bin new.gguf
-echo "ok: inputs are never written over; new files next to them are fine"
